@@ -1,0 +1,302 @@
+"""The `gitresearch` command line: thin click commands over the headless core.
+
+Results go to stdout (`--json` for machines), progress and diagnostics to stderr. Exit
+codes: 0 success, 1 a negative verdict (a rejected patch), 2 a usage or configuration
+error, 3 a runtime failure. A `GitResearchError` never reaches the user as a traceback.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import click
+
+from gitresearch import __version__
+from gitresearch.boundaries import Boundaries, load_boundaries
+from gitresearch.config import CONFIG_NAME
+from gitresearch.durations import format_duration
+from gitresearch.errors import GitResearchError, UsageError
+from gitresearch.initgen import render, scan
+from gitresearch.regions import ParsedModule, parse
+from gitresearch.searchspace import Knob, find_knobs
+from gitresearch.sources import DirectorySource, FileSource, find_repo_root, glob_match
+from gitresearch.store import head_source
+from gitresearch.validator import Accepted, Validator, Verdict
+
+
+@dataclass(frozen=True)
+class Located:
+    root: Path
+    config: Path
+
+
+def locate(config: Path | None) -> Located:
+    start = config.parent if config is not None else Path.cwd()
+    root = find_repo_root(start)
+    if root is None:
+        raise UsageError(
+            f"{start.resolve()} is not inside a git repository; "
+            "gitresearch works on git repositories (run `git init` first)"
+        )
+    return Located(root, config if config is not None else root / CONFIG_NAME)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="gitresearch")
+def cli() -> None:
+    """gitresearch: an overnight experimentation engine for any git repository.
+
+    \b
+    Say what one number to improve and which code may change (boundaries.toml);
+    gitresearch proposes patches, checks each against the boundaries, commits every
+    experiment on its own branch and keeps only what truly beats the incumbent.
+
+    \b
+    Start here:
+      gitresearch init      write a first boundaries.toml from your code
+      gitresearch check     show what may change and the search space found there
+    """
+
+
+@cli.command()
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="boundaries file (default: boundaries.toml at the repository root)",
+)
+@click.option(
+    "--patch",
+    "patch",
+    type=click.File("r"),
+    metavar="DIFF|-",
+    help="judge this unified diff ('-' reads stdin) instead of listing the boundaries",
+)
+@click.option(
+    "--against",
+    "against",
+    default="HEAD",
+    show_default=True,
+    metavar="REV",
+    help="the commit the patch applies to (a run starts from HEAD)",
+)
+@click.option("--worktree", is_flag=True, help="judge the patch against the working tree instead of a commit")
+@click.option("--json", "as_json", is_flag=True, help="print a JSON document on stdout")
+def check(config_path: Path | None, patch: Any, against: str, worktree: bool, as_json: bool) -> None:
+    """Validate boundaries.toml, or judge a patch against it.
+
+    \b
+    Without --patch: print the editable regions (path, name, kind, lines), the
+    protected files, and every tunable literal in the regions with the range and
+    scale a search would use.
+    With --patch: the verdict on the diff applied to HEAD (what `git diff HEAD`
+    writes), or to --against REV or the working tree. Exit 0 accepted, 1
+    rejected (violations on stderr), 2 usage or configuration error.
+
+    \b
+    Examples:
+      gitresearch check
+      git diff | gitresearch check --patch -
+      gitresearch check --patch fix.diff --json
+    """
+    where = locate(config_path)
+    source: FileSource = DirectorySource(where.root)
+    if patch is None:
+        _print_boundaries(load_boundaries(where.config, where.root, source), source, as_json)
+        return
+    if not worktree:
+        commit = head_source(where.root, against)
+        if commit is None:
+            click.echo("note: the repository has no commit yet; judging against the working tree", err=True)
+        else:
+            source = commit
+    boundaries = load_boundaries(where.config, where.root, source)
+    verdict = Validator(boundaries, source).judge_diff(patch.read())
+    _print_verdict(verdict, as_json)
+    if not isinstance(verdict, Accepted):
+        sys.exit(1)
+
+
+def _knobs(boundaries: Boundaries, source: FileSource) -> list[Knob]:
+    knobs: list[Knob] = []
+    by_file: dict[str, list[Any]] = {}
+    for allowed, region in boundaries.resolved_regions(source):
+        by_file.setdefault(allowed.path, []).append(region)
+    for path, regions in by_file.items():
+        parsed = parse((source.read_bytes(path) or b"").decode("utf-8"))
+        assert isinstance(parsed, ParsedModule)
+        knobs.extend(find_knobs(path, parsed, regions))
+    return knobs
+
+
+def _print_boundaries(boundaries: Boundaries, source: FileSource, as_json: bool) -> None:
+    regions = boundaries.resolved_regions(source)
+    whole = [f.path for f in boundaries.files.values() if f.regions is None]
+    protected = sorted({p for p in source.files() if boundaries.protected(p)} | {boundaries.config_relpath})
+    knobs = _knobs(boundaries, source)
+    cfg = boundaries.config
+    if as_json:
+        click.echo(
+            json.dumps(
+                {
+                    "config": str(boundaries.config.path),
+                    "root": str(boundaries.root),
+                    "objective": {
+                        "command": cfg.objective.command,
+                        "metric": cfg.objective.metric,
+                        "direction": cfg.objective.direction,
+                        "timeout_s": cfg.objective.timeout,
+                    },
+                    "regions": [
+                        {
+                            "path": a.path,
+                            "name": r.name,
+                            "kind": r.kind,
+                            "start_line": r.start_line,
+                            "end_line": r.end_line,
+                        }
+                        for a, r in regions
+                    ],
+                    "whole_files": whole,
+                    "protected": protected,
+                    "protected_patterns": [*boundaries.protect, ".git"],
+                    "search_space": [
+                        {
+                            "path": k.path,
+                            "line": k.line,
+                            "region": k.region,
+                            "label": k.label,
+                            "kind": k.kind,
+                            "value": k.value,
+                            "text": k.text,
+                            "low": k.low,
+                            "high": k.high,
+                            "scale": k.scale,
+                        }
+                        for k in knobs
+                    ],
+                },
+                indent=2,
+            )
+        )
+        return
+    obj = cfg.objective
+    click.echo(f"boundaries: {cfg.path}")
+    click.echo(
+        f"objective:  {obj.direction} {obj.metric} from `{obj.command}` "
+        f"(timeout {format_duration(obj.timeout)}, {obj.repeats} run(s) per experiment)"
+    )
+    click.echo("")
+    click.echo(f"editable regions ({len(regions)}):")
+    width = max((len(r.name) for _, r in regions), default=4)
+    for allowed, r in regions:
+        click.echo(f"  {allowed.path}  {r.name:<{width}}  {r.kind:<10}  lines {r.start_line}-{r.end_line}")
+    for path in whole:
+        click.echo(f"  {path}  (whole file)")
+    click.echo("")
+    click.echo("protected (never changed; hash-checked after every run):")
+    for path in protected:
+        click.echo(f"  {path}")
+    click.echo("  .git/ (always)")
+    for pattern in boundaries.protect:
+        if any(glob_match(pattern, f) for f in protected):
+            continue
+        click.echo(f'warning: protected path "{pattern}" matches no file yet', err=True)
+    click.echo("")
+    click.echo(f"search space ({len(knobs)} tunable literal{'s' if len(knobs) != 1 else ''}):")
+    for k in knobs:
+        where = f"{k.path}:{k.line}"
+        click.echo(f"  {where:<18} {k.label:<28} {k.kind:<5} {k.text:>10}  {k.describe_range()} {k.scale}")
+
+
+def _print_verdict(verdict: Verdict, as_json: bool) -> None:
+    if isinstance(verdict, Accepted):
+        if as_json:
+            click.echo(
+                json.dumps(
+                    {"accepted": True, "files": [c.path for c in verdict.changes], "violations": []}, indent=2
+                )
+            )
+        else:
+            files = ", ".join(c.path for c in verdict.changes)
+            click.echo(f"accepted: the patch stays inside the boundaries ({files})")
+        return
+    if as_json:
+        click.echo(
+            json.dumps(
+                {
+                    "accepted": False,
+                    "files": [],
+                    "violations": [
+                        {"path": v.path, "line": v.line, "rule": v.rule, "message": v.message}
+                        for v in verdict.violations
+                    ],
+                },
+                indent=2,
+            )
+        )
+    else:
+        click.echo("rejected", err=False)
+    for violation in verdict.violations:
+        click.echo(violation.render(), err=True)
+
+
+@cli.command()
+@click.option("--print", "print_only", is_flag=True, help="print the proposed file instead of writing it")
+def init(print_only: bool) -> None:
+    """Write a first, commented boundaries.toml at the repository root.
+
+    It finds candidate entry scripts, blocks of UPPER_SNAKE constants and the
+    functions that read them, and guesses the command and the metric from what
+    the script prints. It never overwrites an existing file.
+    """
+    where = locate(None)
+    if where.config.exists() and not print_only:
+        raise UsageError(
+            f"{where.config} already exists; gitresearch init never overwrites it "
+            "(edit it, or run `gitresearch check` to see what it allows)"
+        )
+    source = DirectorySource(where.root)
+    candidates = scan(source)
+    if not candidates:
+        raise UsageError(
+            f"no Python entry script or constant block found under {where.root}; "
+            "write boundaries.toml by hand (see the reference in README.md)"
+        )
+    text = render(candidates)
+    if print_only:
+        click.echo(text, nl=False)
+        return
+    where.config.write_text(text, encoding="utf-8")
+    best = candidates[0]
+    click.echo(f"wrote {where.config}", err=True)
+    click.echo(
+        f"  command: python {best.path}; regions: "
+        f"{', '.join(best.constants + best.functions) or 'the whole file'}",
+        err=True,
+    )
+    click.echo("next: check the metric name and command, then run `gitresearch check`", err=True)
+    try:
+        load_boundaries(where.config, where.root, source)
+    except GitResearchError as exc:
+        click.echo(f"warning: the written file needs an edit before use:\n{exc}", err=True)
+
+
+def main(argv: list[str] | None = None) -> None:
+    try:
+        cli.main(args=argv, prog_name="gitresearch", standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("aborted", err=True)
+        sys.exit(130)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(2 if exc.exit_code == 2 else exc.exit_code)
+    except GitResearchError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(exc.exit_code)
+    except BrokenPipeError:
+        sys.exit(0)

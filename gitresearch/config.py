@@ -1,0 +1,391 @@
+"""boundaries.toml, parsed once into frozen typed objects.
+
+Every mistake becomes a `ConfigError` naming the file, the key, the line (found by
+`tomlpos`, since tomllib reports none for keys) and a did-you-mean. Nothing here looks at
+the repository's files: resolving `[[allow]]` paths and regions against the code is
+`boundaries`' job, so this module stays a pure function of the TOML text.
+"""
+
+from __future__ import annotations
+
+import difflib
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal, cast, get_args
+
+from gitresearch.durations import parse_duration
+from gitresearch.errors import ConfigError
+from gitresearch.sources import normalize_relpath
+from gitresearch.tomlpos import key_lines
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - exercised on Python 3.10 only
+    import tomli as tomllib
+
+CONFIG_NAME = "boundaries.toml"
+
+Direction = Literal["minimize", "maximize"]
+ProposerName = Literal["sweep", "llm", "hybrid", "auto"]
+
+
+@dataclass(frozen=True)
+class Objective:
+    command: str
+    metric: str
+    direction: Direction = "minimize"
+    timeout: float = 600.0
+    repeats: int = 1
+    seed_env: str | None = None
+    min_improvement: float = 0.0
+    record: tuple[str, ...] = ()
+    link: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Search:
+    proposer: ProposerName = "auto"
+    baseline_runs: int = 3
+    confirm_runs: int = 2
+    seed: int = 0
+
+
+@dataclass(frozen=True)
+class Budget:
+    experiments: int = 100
+    wall_clock: float = 8 * 3600.0
+    llm_usd: float = 5.0
+    gpus: Literal["all", "none"] | tuple[int, ...] = "all"
+    jobs_per_gpu: int = 1
+    jobs: int = 1
+    max_consecutive_failures: int = 5
+
+
+@dataclass(frozen=True)
+class AllowRule:
+    path: str
+    regions: tuple[str, ...] | None  # None: the whole file
+    line: int | None = None
+
+
+@dataclass(frozen=True)
+class Policy:
+    allow_imports: tuple[str, ...] = ()
+    forbid_names: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Agent:
+    model: str
+    base_url: str | None = None
+    api_key_env: str = "OPENAI_API_KEY"
+    brief: str | None = None
+
+
+@dataclass(frozen=True)
+class Config:
+    path: Path  # the boundaries.toml that was read
+    objective: Objective
+    search: Search = field(default_factory=Search)
+    budget: Budget = field(default_factory=Budget)
+    allow: tuple[AllowRule, ...] = ()
+    protect: tuple[str, ...] = ()
+    policy: Policy = field(default_factory=Policy)
+    agent: Agent | None = None
+    lines: Mapping[str, int] = field(default_factory=dict, compare=False, repr=False)
+
+
+_SECTIONS = ("objective", "search", "budget", "allow", "protect", "policy", "agent")
+
+
+class _Table:
+    """Typed access to one TOML table that reports errors with file, key and line."""
+
+    def __init__(self, path: Path, lines: Mapping[str, int], name: str, data: Any) -> None:
+        self.path, self.lines, self.name = path, lines, name
+        if not isinstance(data, dict):
+            raise ConfigError(
+                path, f"`{name}` must be a table, like [{name}]", key=name, line=lines.get(name)
+            )
+        self.data: dict[str, Any] = data
+
+    def error(self, key: str, message: str, hint: str | None = None) -> ConfigError:
+        full = f"{self.name}.{key}"
+        line = self.lines.get(full, self.lines.get(self.name))
+        return ConfigError(self.path, message, key=full, line=line, hint=hint)
+
+    def check_keys(self, known: tuple[str, ...]) -> None:
+        for key in self.data:
+            if key not in known:
+                close = difflib.get_close_matches(key, known, n=1, cutoff=0.6)
+                hint = f"did you mean `{close[0]}`?" if close else "known keys: " + ", ".join(known)
+                raise self.error(key, f"unknown key `{key}` in [{self.name}]", hint)
+
+    def require(self, key: str) -> None:
+        if key not in self.data:
+            raise ConfigError(
+                self.path,
+                f"[{self.name}] needs `{key}`",
+                key=f"{self.name}.{key}",
+                line=self.lines.get(self.name),
+            )
+
+    def _typed(self, key: str, kinds: tuple[type, ...], label: str, default: Any) -> Any:
+        if key not in self.data:
+            return default
+        value = self.data[key]
+        if (isinstance(value, bool) and bool not in kinds) or not isinstance(value, kinds):
+            raise self.error(key, f"`{key}` must be {label}, not {_describe(value)}")
+        return value
+
+    def string(self, key: str, default: str | None = None, *, nonempty: bool = True) -> str | None:
+        value = cast("str | None", self._typed(key, (str,), "a string", default))
+        if value is not None and nonempty and not value.strip():
+            raise self.error(key, f"`{key}` must not be empty")
+        return value
+
+    def integer(self, key: str, default: int, minimum: int) -> int:
+        value = cast(int, self._typed(key, (int,), "a whole number", default))
+        if value < minimum:
+            raise self.error(key, f"`{key}` must be at least {minimum}, not {value}")
+        return value
+
+    def number(self, key: str, default: float, minimum: float) -> float:
+        value = float(self._typed(key, (int, float), "a number", default))
+        if value != value or value < minimum:
+            raise self.error(key, f"`{key}` must be a number of at least {minimum:g}, not {value}")
+        return value
+
+    def duration(self, key: str, default: float) -> float:
+        if key not in self.data:
+            return default
+        value = self.data[key]
+        if not isinstance(value, (str, int, float)) or isinstance(value, bool):
+            raise self.error(
+                key, f'`{key}` must be a duration such as "90s", "10m" or "8h", not {_describe(value)}'
+            )
+        try:
+            return parse_duration(value)
+        except ValueError as exc:
+            raise self.error(key, str(exc)) from None
+
+    def strings(self, key: str) -> tuple[str, ...]:
+        value = self._typed(key, (list,), "a list of strings", [])
+        for item in value:
+            if not isinstance(item, str) or not item.strip():
+                raise self.error(key, f"`{key}` must be a list of non-empty strings; found {_describe(item)}")
+        return tuple(value)
+
+    def choice(self, key: str, options: tuple[str, ...], default: str) -> str:
+        value = self.string(key, default)
+        assert value is not None
+        if value not in options:
+            close = difflib.get_close_matches(value, options, n=1, cutoff=0.5)
+            hint = f'did you mean "{close[0]}"?' if close else None
+            raise self.error(
+                key,
+                f"`{key}` must be one of " + ", ".join(f'"{o}"' for o in options) + f', not "{value}"',
+                hint,
+            )
+        return value
+
+
+def _describe(value: Any) -> str:
+    if isinstance(value, bool):
+        return f"the boolean {str(value).lower()}"
+    if isinstance(value, str):
+        return f'the string "{value}"'
+    if isinstance(value, (int, float)):
+        return f"the number {value}"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, dict):
+        return "a table"
+    return type(value).__name__
+
+
+def load_config(path: Path) -> Config:
+    """Read and check `path`; raises ConfigError for anything a user could get wrong."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(
+            path, "file not found", hint="run `gitresearch init` to write one, or pass --config PATH"
+        ) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(path, f"cannot read the file: {exc}") from None
+    return parse_config(text, path)
+
+
+def parse_config(text: str, path: Path) -> Config:
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        line = getattr(exc, "lineno", None)
+        message = getattr(exc, "msg", str(exc))
+        raise ConfigError(path, f"not valid TOML: {message}", line=line) from None
+    lines = key_lines(text)
+    for key in data:
+        if key not in _SECTIONS:
+            close = difflib.get_close_matches(key, _SECTIONS, n=1, cutoff=0.6)
+            hint = f"did you mean [{close[0]}]?" if close else "sections: " + ", ".join(_SECTIONS)
+            raise ConfigError(path, f"unknown section `{key}`", key=key, line=lines.get(key), hint=hint)
+    if "objective" not in data:
+        raise ConfigError(
+            path,
+            "missing the [objective] section",
+            key="objective",
+            hint='add [objective] with command = "..." and metric = "..."',
+        )
+    return Config(
+        path=path,
+        objective=_objective(_Table(path, lines, "objective", data["objective"])),
+        search=_search(_Table(path, lines, "search", data.get("search", {}))),
+        budget=_budget(_Table(path, lines, "budget", data.get("budget", {}))),
+        allow=_allow(path, lines, data.get("allow", [])),
+        protect=_protect(_Table(path, lines, "protect", data.get("protect", {}))),
+        policy=_policy(_Table(path, lines, "policy", data.get("policy", {}))),
+        agent=_agent(_Table(path, lines, "agent", data["agent"])) if "agent" in data else None,
+        lines=lines,
+    )
+
+
+def _objective(t: _Table) -> Objective:
+    t.check_keys(
+        (
+            "command",
+            "metric",
+            "direction",
+            "timeout",
+            "repeats",
+            "seed_env",
+            "min_improvement",
+            "record",
+            "link",
+        )
+    )
+    t.require("command")
+    t.require("metric")
+    link = t.strings("link")
+    for item in link:
+        if normalize_relpath(item) is None:
+            raise t.error("link", f'link path "{item}" must be relative and inside the repository')
+    return Objective(
+        command=cast(str, t.string("command")),
+        metric=cast(str, t.string("metric")),
+        direction=cast(Direction, t.choice("direction", get_args(Direction), "minimize")),
+        timeout=t.duration("timeout", 600.0),
+        repeats=t.integer("repeats", 1, 1),
+        seed_env=t.string("seed_env"),
+        min_improvement=t.number("min_improvement", 0.0, 0.0),
+        record=t.strings("record"),
+        link=link,
+    )
+
+
+def _search(t: _Table) -> Search:
+    t.check_keys(("proposer", "baseline_runs", "confirm_runs", "seed"))
+    return Search(
+        proposer=cast(ProposerName, t.choice("proposer", get_args(ProposerName), "auto")),
+        baseline_runs=t.integer("baseline_runs", 3, 1),
+        confirm_runs=t.integer("confirm_runs", 2, 0),
+        seed=t.integer("seed", 0, 0),
+    )
+
+
+def _budget(t: _Table) -> Budget:
+    t.check_keys(
+        ("experiments", "wall_clock", "llm_usd", "gpus", "jobs_per_gpu", "jobs", "max_consecutive_failures")
+    )
+    return Budget(
+        experiments=t.integer("experiments", 100, 1),
+        wall_clock=t.duration("wall_clock", 8 * 3600.0),
+        llm_usd=t.number("llm_usd", 5.0, 0.0),
+        gpus=_gpus(t),
+        jobs_per_gpu=t.integer("jobs_per_gpu", 1, 1),
+        jobs=t.integer("jobs", 1, 1),
+        max_consecutive_failures=t.integer("max_consecutive_failures", 5, 1),
+    )
+
+
+def _gpus(t: _Table) -> Literal["all", "none"] | tuple[int, ...]:
+    value = t.data.get("gpus", "all")
+    if isinstance(value, str):
+        return cast(Literal["all", "none"], t.choice("gpus", ("all", "none"), "all"))
+    if (
+        isinstance(value, list)
+        and value
+        and all(isinstance(i, int) and not isinstance(i, bool) and i >= 0 for i in value)
+    ):
+        if len(set(value)) != len(value):
+            raise t.error("gpus", "`gpus` lists the same GPU twice")
+        return tuple(value)
+    raise t.error(
+        "gpus", f'`gpus` must be "all", "none" or a list of GPU indices like [0, 1], not {_describe(value)}'
+    )
+
+
+def _allow(path: Path, lines: Mapping[str, int], data: Any) -> tuple[AllowRule, ...]:
+    if not isinstance(data, list):
+        raise ConfigError(
+            path,
+            "`allow` must be an array of tables: write each entry as [[allow]]",
+            key="allow",
+            line=lines.get("allow"),
+        )
+    if not data:
+        raise ConfigError(
+            path,
+            "no [[allow]] entry: nothing may change, so there is nothing to search",
+            key="allow",
+            hint='add [[allow]] with path = "train.py" and the regions to open',
+        )
+    rules = []
+    for index, entry in enumerate(data):
+        t = _Table(path, lines, f"allow[{index}]", entry)
+        t.check_keys(("path", "regions"))
+        t.require("path")
+        raw = cast(str, t.string("path"))
+        clean = normalize_relpath(raw)
+        if clean is None:
+            raise t.error(
+                "path",
+                f'path "{raw}" leaves the repository',
+                "write a path relative to the repository root, without leading / or ..",
+            )
+        regions = t.strings("regions") if "regions" in t.data else None
+        if regions is not None and not regions:
+            raise t.error(
+                "regions", "`regions` is empty; list region names, or remove the key to allow the whole file"
+            )
+        if regions is not None and len(set(regions)) != len(regions):
+            raise t.error("regions", "`regions` names the same region twice")
+        rules.append(AllowRule(clean, regions, lines.get(f"allow[{index}].path")))
+    return tuple(rules)
+
+
+def _protect(t: _Table) -> tuple[str, ...]:
+    t.check_keys(("paths",))
+    paths = t.strings("paths")
+    for item in paths:
+        if normalize_relpath(item) is None:
+            raise t.error("paths", f'protected path "{item}" leaves the repository')
+    return tuple(cast(str, normalize_relpath(p)) for p in paths)
+
+
+def _policy(t: _Table) -> Policy:
+    t.check_keys(("allow_imports", "forbid_names"))
+    return Policy(allow_imports=t.strings("allow_imports"), forbid_names=t.strings("forbid_names"))
+
+
+def _agent(t: _Table) -> Agent:
+    t.check_keys(("model", "base_url", "api_key_env", "brief"))
+    t.require("model")
+    return Agent(
+        model=cast(str, t.string("model")),
+        base_url=t.string("base_url"),
+        api_key_env=cast(str, t.string("api_key_env", "OPENAI_API_KEY")),
+        brief=t.string("brief"),
+    )
