@@ -73,8 +73,15 @@ def resolve(config: Config, root: Path, source: FileSource) -> Boundaries:
     all_files = [f for f in source.files()]
     files: dict[str, AllowedFile] = {}
     for index, rule in enumerate(config.allow):
-        matched = [f for f in all_files if glob_match(rule.path, f)]
         key = f"allow[{index}].path"
+        if rule.path == ".git" or rule.path.startswith(".git/"):
+            raise ConfigError(
+                config.path,
+                f'"{rule.path}" is inside .git, and .git is always protected',
+                key=key,
+                line=rule.line,
+            )
+        matched = [f for f in all_files if glob_match(rule.path, f)]
         if not matched:
             raise _missing(config, rule, key, all_files)
         for path in matched:

@@ -9,6 +9,7 @@ the repository's files: resolving `[[allow]]` paths and regions against the code
 from __future__ import annotations
 
 import difflib
+import re
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -223,9 +224,12 @@ def parse_config(text: str, path: Path) -> Config:
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        line = getattr(exc, "lineno", None)
-        message = getattr(exc, "msg", str(exc))
-        raise ConfigError(path, f"not valid TOML: {message}", line=line) from None
+        # Python < 3.14 gives the position only inside the message: "... (at line 5, column 27)".
+        found = re.search(r"\(at line (\d+), column (\d+)\)", str(exc))
+        message = re.sub(r"\s*\(at line \d+, column \d+\)", "", str(exc))
+        line = int(found.group(1)) if found else None
+        column = f", column {found.group(2)}" if found else ""
+        raise ConfigError(path, f"not valid TOML{column}: {message}", line=line) from None
     lines = key_lines(text)
     for key in data:
         if key not in _SECTIONS:

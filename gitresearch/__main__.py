@@ -1,0 +1,5 @@
+"""`python -m gitresearch` runs the command line."""
+
+from gitresearch.cli import main
+
+main()
