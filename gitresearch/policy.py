@@ -39,6 +39,13 @@ DEFAULT_FORBIDDEN = frozenset(
     ]
 )
 
+# Attribute names that lead from any object back to the interpreter's internals; plain
+# attributes (`model.eval`) are not the builtins and stay allowed.
+ESCAPE_ATTRIBUTES = frozenset(
+    "__subclasses__ __globals__ __builtins__ __import__ __code__ __closure__ __loader__ "
+    "__spec__ __bases__ __base__ __mro__ __getattribute__ __reduce__ __reduce_ex__".split()
+)
+
 PolicyRule = Literal["forbidden-import", "forbidden-statement", "forbidden-name"]
 
 
@@ -54,12 +61,13 @@ class _Collector(cst.CSTVisitor):
         self.imports: list[tuple[cst.CSTNode, str]] = []
         self.scopes: list[tuple[cst.CSTNode, str]] = []
         self.names: list[tuple[cst.CSTNode, str]] = []
-        # `model.eval()` and `f(input=x)` are not the builtins; only dunders stay suspicious there.
+        # `model.eval()` and `f(input=x)` are not the builtins; only ESCAPE_ATTRIBUTES count there.
         self._not_builtin: set[int] = set()
 
     def visit_Attribute(self, node: cst.Attribute) -> None:
-        if not node.attr.value.startswith("__"):
-            self._not_builtin.add(id(node.attr))
+        if node.attr.value in ESCAPE_ATTRIBUTES:
+            self.names.append((node.attr, node.attr.value))
+        self._not_builtin.add(id(node.attr))
 
     def visit_Arg(self, node: cst.Arg) -> None:
         if node.keyword is not None:
@@ -122,7 +130,7 @@ def findings(
     for node, scope in after.scopes:
         if scope not in old_scopes:
             yield Finding(node, "forbidden-statement", scope)
-    denied = (DEFAULT_FORBIDDEN | frozenset(forbid_names)) - {n for _, n in before.names}
+    denied = (DEFAULT_FORBIDDEN | ESCAPE_ATTRIBUTES | frozenset(forbid_names)) - {n for _, n in before.names}
     for node, name in after.names:
         if name in denied:
             yield Finding(node, "forbidden-name", name)

@@ -356,3 +356,39 @@ def test_nested_regions_class_and_method(repo: GitRepo, tmp_path: Path) -> None:
     )
     verdict = judge_text(repo, "train.py", "self.n_layer = n_layer", "self.n_layer = n_layer * 2")
     assert isinstance(verdict, Accepted)
+
+
+@pytest.mark.parametrize(
+    "expr",
+    ["().__class__.__base__.__subclasses__()", "f.__globals__", "x.__builtins__", "type(x).__mro__"],
+)
+def test_forbidden_escape_attributes(repo: GitRepo, expr: str) -> None:
+    verdict = judge_text(repo, "train.py", "h = x * 2", f"h = {expr}")
+    assert set(rules(verdict)) == {"forbidden-name"}
+
+
+def test_common_dunders_stay_allowed(repo: GitRepo) -> None:
+    verdict = judge_text(repo, "train.py", "h = x * 2", "h = x.__class__.__name__ and super().__init__()")
+    assert isinstance(verdict, Accepted)
+
+
+@pytest.mark.parametrize("stmt", ["from os import path", "import torch.nn as nn", "from . import prepare"])
+def test_every_import_form_is_caught(repo: GitRepo, stmt: str) -> None:
+    verdict = judge_text(repo, "train.py", "        h = x * 2", f"        {stmt}\n        h = x * 2")
+    assert rules(verdict) == ["forbidden-import"]
+
+
+def test_whole_file_python_gets_the_policy_too(repo: GitRepo) -> None:
+    repo.write("helpers.py", "def f():\n    return 1\n")
+    repo.write("boundaries.toml", repo.read("boundaries.toml") + '\n[[allow]]\npath = "helpers.py"\n')
+    repo.commit("helpers")
+    assert isinstance(judge_text(repo, "helpers.py", "return 1", "return 2"), Accepted)
+    assert rules(judge_text(repo, "helpers.py", "return 1", "return exec('1')")) == ["forbidden-name"]
+
+
+def test_crlf_files_round_trip(repo: GitRepo) -> None:
+    repo.git("config", "core.autocrlf", "false")
+    (repo.root / "train.py").write_bytes(TRAIN_PY.replace("\n", "\r\n").encode())
+    repo.commit("crlf")
+    verdict = judge_text(repo, "train.py", "LEARNING_RATE = 3e-4", "LEARNING_RATE = 1e-3")
+    assert isinstance(verdict, Accepted), verdict
