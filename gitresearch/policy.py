@@ -42,7 +42,22 @@ DEFAULT_FORBIDDEN = frozenset(
 # Attribute names that lead from any object back to the interpreter's internals; plain
 # attributes (`model.eval`) are not the builtins and stay allowed.
 ESCAPE_ATTRIBUTES = frozenset(
-    ["__subclasses__", "__globals__", "__builtins__", "__import__", "__code__", "__closure__", "__loader__", "__spec__", "__bases__", "__base__", "__mro__", "__getattribute__", "__reduce__", "__reduce_ex__"]
+    [
+        "__subclasses__",
+        "__globals__",
+        "__builtins__",
+        "__import__",
+        "__code__",
+        "__closure__",
+        "__loader__",
+        "__spec__",
+        "__bases__",
+        "__base__",
+        "__mro__",
+        "__getattribute__",
+        "__reduce__",
+        "__reduce_ex__",
+    ]
 )
 
 PolicyRule = Literal["forbidden-import", "forbidden-statement", "forbidden-name"]

@@ -1,19 +1,95 @@
 """The git side of gitresearch, and the only module that imports GitPython.
 
-For now it reads commits: a `CommitSource` serves a commit's tree through the same
-`FileSource` protocol as a working tree, so patches are judged against exactly the commit
-an experiment starts from, whatever the user's uncommitted edits.
+Git holds the truth of a run (DESIGN.md, Git layout):
+
+- `refs/heads/gitresearch/<run>/base`      the commit the run started from
+- `refs/heads/gitresearch/<run>/<NNNN>`    one branch per committed experiment
+- `refs/heads/gitresearch/<run>/best`      the incumbent
+- `refs/notes/gitresearch`                 a JSON note on every experiment commit, and on
+                                           the base commit a map of run name -> run record
+
+Experiment commits are built with plumbing: blobs and trees written straight into the
+object database, the parent's tree rewritten only along the changed paths, the branch ref
+written atomically. Nothing is ever checked out in the user's working tree, and the
+user's index and HEAD are never read for writing. Worktrees for the runner are created
+and reset here too, since that is git work; the runner only asks for them.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import hashlib
+import json
+import os
+import re
+import shutil
+import tempfile
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from io import BytesIO
 from pathlib import Path
+from typing import Any
 
 import git
+from git.objects.fun import tree_entries_from_data, tree_to_stream
+from gitdb import IStream
 from gitdb.exc import BadName, BadObject
 
-from gitresearch.errors import UsageError
+from gitresearch.errors import GitResearchError, UsageError
+
+NOTES_REF = "refs/notes/gitresearch"
+BRANCH_PREFIX = "gitresearch"
+RUN_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+_EXPERIMENT = re.compile(r"^\d{4,}$")
+TRAILER_RUN, TRAILER_EXPERIMENT, TRAILER_PROPOSER = (
+    "Gitresearch-Run",
+    "Gitresearch-Experiment",
+    "Gitresearch-Proposer",
+)
+
+
+class StoreError(GitResearchError):
+    """A git operation failed in a way the user's repository must be looked at for."""
+
+
+@dataclass(frozen=True)
+class ExperimentCommit:
+    run: str
+    number: int
+    sha: str
+    parent: str
+    hypothesis: str
+    rationale: str
+    proposer: str
+
+    @property
+    def branch(self) -> str:
+        return experiment_branch(self.run, self.number)
+
+
+@dataclass(frozen=True)
+class RunRefs:
+    name: str
+    base: str
+    best: str | None
+    candidates: str | None
+    experiments: Mapping[int, str]  # number -> commit sha
+
+
+def run_branch(run: str, leaf: str) -> str:
+    return f"{BRANCH_PREFIX}/{run}/{leaf}"
+
+
+def experiment_branch(run: str, number: int) -> str:
+    return run_branch(run, f"{number:04d}")
+
+
+def check_run_name(name: str) -> str:
+    if not RUN_NAME.match(name) or name.endswith(".lock") or ".." in name:
+        raise UsageError(
+            f'run name "{name}" is not usable as a branch name; use letters, digits, '
+            "'.', '_' and '-' (at most 64 characters)"
+        )
+    return name
 
 
 class CommitSource:
@@ -45,6 +121,13 @@ class CommitSource:
         data: bytes = blob.data_stream.read()
         return data
 
+    def blob_sha(self, path: str) -> str | None:
+        try:
+            blob = self._tree / path
+        except KeyError:
+            return None
+        return str(blob.hexsha) if isinstance(blob, git.Blob) else None
+
 
 def open_repo(root: Path) -> git.Repo:
     try:
@@ -59,3 +142,277 @@ def head_source(root: Path, rev: str = "HEAD") -> CommitSource | None:
     if rev == "HEAD" and not repo.head.is_valid():
         return None
     return CommitSource(repo, rev)
+
+
+def blob_hash(data: bytes) -> str:
+    """Git's blob id of `data`, to compare a file on disk with a tree entry without git."""
+    return hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest()
+
+
+class Store:
+    """Runs, experiments and notes in one repository."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.repo = open_repo(root)
+        self.git_dir = Path(self.repo.git_dir)
+        self.state_dir = Path(self.repo.common_dir) / "gitresearch"
+
+    # -- reading ------------------------------------------------------------------------
+
+    def head(self) -> str:
+        if not self.repo.head.is_valid():
+            raise UsageError(f"{self.root} has no commit yet; commit your code before starting a run")
+        return str(self.repo.head.commit.hexsha)
+
+    def dirty_paths(self) -> list[str]:
+        """Tracked files with uncommitted changes (they are not part of a run)."""
+        return sorted(
+            {d.a_path or d.b_path or "" for d in self.repo.index.diff(None)}
+            | {d.a_path or d.b_path or "" for d in self.repo.index.diff("HEAD")}
+        )
+
+    def source(self, rev: str) -> CommitSource:
+        return CommitSource(self.repo, rev)
+
+    def resolve(self, rev: str) -> str:
+        try:
+            return str(self.repo.commit(rev).hexsha)
+        except (BadName, BadObject, ValueError):
+            raise UsageError(f'no commit named "{rev}"') from None
+
+    def ref_sha(self, branch: str) -> str | None:
+        path = f"refs/heads/{branch}"
+        try:
+            return str(git.Reference(self.repo, path).commit.hexsha)
+        except (ValueError, BadName, BadObject):
+            return None
+
+    def runs(self) -> list[RunRefs]:
+        by_run: dict[str, dict[str, str]] = {}
+        for ref in self.repo.references:
+            path = ref.path
+            prefix = f"refs/heads/{BRANCH_PREFIX}/"
+            if not path.startswith(prefix):
+                continue
+            rest = path[len(prefix) :]
+            run, _, leaf = rest.rpartition("/")
+            if not run or "/" in run:
+                continue
+            try:
+                by_run.setdefault(run, {})[leaf] = str(ref.commit.hexsha)
+            except ValueError:
+                continue
+        out = []
+        for run, leaves in sorted(by_run.items()):
+            if "base" not in leaves:
+                continue
+            experiments = {int(k): v for k, v in leaves.items() if _EXPERIMENT.match(k)}
+            out.append(
+                RunRefs(
+                    run,
+                    leaves["base"],
+                    leaves.get("best"),
+                    leaves.get("candidates"),
+                    dict(sorted(experiments.items())),
+                )
+            )
+        return out
+
+    def run(self, name: str) -> RunRefs | None:
+        return next((r for r in self.runs() if r.name == name), None)
+
+    def experiment(self, run: str, number: int, sha: str | None = None) -> ExperimentCommit:
+        commit = self.repo.commit(sha or experiment_branch(run, number))
+        message = str(commit.message)
+        subject, _, rest = message.partition("\n")
+        body_lines = []
+        trailers: dict[str, str] = {}
+        for line in rest.strip("\n").splitlines():
+            key, sep, value = line.partition(": ")
+            if sep and key.startswith("Gitresearch-"):
+                trailers[key] = value.strip()
+            else:
+                body_lines.append(line)
+        parent = str(commit.parents[0].hexsha) if commit.parents else ""
+        return ExperimentCommit(
+            run,
+            number,
+            str(commit.hexsha),
+            parent,
+            subject.strip(),
+            "\n".join(body_lines).strip(),
+            trailers.get(TRAILER_PROPOSER, "unknown"),
+        )
+
+    # -- writing ------------------------------------------------------------------------
+
+    def create_run(self, name: str, base: str) -> None:
+        check_run_name(name)
+        if self.ref_sha(run_branch(name, "base")) is not None:
+            raise UsageError(
+                f'a run named "{name}" already exists; pick another --name, or '
+                f"continue it with --resume {name}"
+            )
+        self.set_branch(run_branch(name, "base"), base)
+        self.set_branch(run_branch(name, "best"), base)
+
+    def set_branch(self, branch: str, sha: str) -> None:
+        """Point `branch` at `sha` (created or moved; written atomically by GitPython)."""
+        git.Reference.create(self.repo, f"refs/heads/{branch}", sha, force=True, logmsg="gitresearch")
+
+    def delete_branch(self, branch: str) -> None:
+        ref = git.Reference(self.repo, f"refs/heads/{branch}")
+        if ref.is_valid():
+            git.Reference.delete(self.repo, ref.path)
+
+    def commit_experiment(
+        self,
+        run: str,
+        number: int,
+        parent: str,
+        changes: Mapping[str, bytes],
+        hypothesis: str,
+        rationale: str,
+        proposer: str,
+    ) -> ExperimentCommit:
+        """Commit `changes` (path -> new bytes of existing files) on top of `parent`."""
+        parent_commit = self.repo.commit(parent)
+        tree = self._rewrite_tree(parent_commit.tree.binsha, "", changes)
+        subject = " ".join(hypothesis.split()) or f"experiment {number}"
+        lines = [subject, ""]
+        if rationale.strip():
+            lines += [rationale.strip(), ""]
+        lines += [
+            f"{TRAILER_RUN}: {run}",
+            f"{TRAILER_EXPERIMENT}: {number:04d}",
+            f"{TRAILER_PROPOSER}: {proposer}",
+        ]
+        commit = git.Commit.create_from_tree(
+            self.repo, tree.hex(), "\n".join(lines) + "\n", parent_commits=[parent_commit], head=False
+        )
+        self.set_branch(experiment_branch(run, number), str(commit.hexsha))
+        return ExperimentCommit(run, number, str(commit.hexsha), parent, subject, rationale.strip(), proposer)
+
+    def _store(self, kind: bytes, data: bytes) -> bytes:
+        binsha: bytes = self.repo.odb.store(IStream(kind, len(data), BytesIO(data))).binsha
+        return binsha
+
+    def _rewrite_tree(self, tree_sha: bytes, prefix: str, changes: Mapping[str, bytes]) -> bytes:
+        data = self.repo.odb.stream(tree_sha).read()
+        entries = list(tree_entries_from_data(data))
+        names = {name: i for i, (_, _, name) in enumerate(entries)}
+        mine = {p[len(prefix) :]: v for p, v in changes.items() if p.startswith(prefix)}
+        subdirs: dict[str, dict[str, bytes]] = {}
+        for rel, content in mine.items():
+            head, sep, _ = rel.partition("/")
+            if sep:
+                subdirs.setdefault(head, {})[prefix + rel] = content
+                continue
+            if rel not in names:
+                raise StoreError(f"cannot commit {prefix + rel}: it does not exist in the parent commit")
+            binsha, mode, name = entries[names[rel]]
+            entries[names[rel]] = (self._store(b"blob", content), mode, name)
+        for head, sub in subdirs.items():
+            if head not in names:
+                raise StoreError(
+                    f"cannot commit into {prefix + head}/: it does not exist in the parent commit"
+                )
+            binsha, mode, name = entries[names[head]]
+            entries[names[head]] = (self._rewrite_tree(binsha, f"{prefix}{head}/", sub), mode, name)
+        out = BytesIO()
+        tree_to_stream(entries, out.write)
+        return self._store(b"tree", out.getvalue())
+
+    # -- notes ----------------------------------------------------------------------------
+
+    def write_note(self, sha: str, payload: Mapping[str, Any]) -> None:
+        text = json.dumps(payload, indent=1, sort_keys=True)
+        fd, tmp = tempfile.mkstemp(prefix="note-", suffix=".json", dir=self._tmp_dir())
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as handle:
+                handle.write(text + "\n")
+            self.repo.git.notes("--ref", NOTES_REF, "add", "-f", "-F", tmp, sha)
+        except git.GitCommandError as exc:
+            raise StoreError(f"could not write the note on {sha[:10]}: {exc.stderr.strip()}") from None
+        finally:
+            os.unlink(tmp)
+
+    def read_note(self, sha: str) -> dict[str, Any] | None:
+        notes = self._notes_tree()
+        if notes is None:
+            return None
+        for split in (0, 2, 4, 6):
+            parts = [sha[i : i + 2] for i in range(0, split, 2)] + [sha[split:]]
+            try:
+                blob = notes / "/".join(parts)
+            except KeyError:
+                continue
+            return _load_note(blob.data_stream.read())
+        return None
+
+    def all_notes(self) -> dict[str, dict[str, Any]]:
+        """Every note on `refs/notes/gitresearch`, read from its tree in one pass."""
+        notes = self._notes_tree()
+        out: dict[str, dict[str, Any]] = {}
+        if notes is None:
+            return out
+        for item in notes.traverse():
+            if isinstance(item, git.Blob):
+                sha = str(item.path).replace("/", "")
+                payload = _load_note(item.data_stream.read())
+                if payload is not None:
+                    out[sha] = payload
+        return out
+
+    def _notes_tree(self) -> git.Tree | None:
+        ref = git.Reference(self.repo, NOTES_REF)
+        if not ref.is_valid():
+            return None
+        tree: git.Tree = ref.commit.tree
+        return tree
+
+    def _tmp_dir(self) -> Path:
+        path = self.state_dir / "tmp"
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+
+    # -- worktrees ------------------------------------------------------------------------
+
+    def ensure_worktree(self, path: Path, sha: str) -> None:
+        """A detached worktree at `path` checked out at `sha`, created if needed."""
+        if (path / ".git").is_file():
+            self.reset_worktree(path, sha)
+            return
+        if path.exists():
+            shutil.rmtree(path)
+        self.repo.git.worktree("prune")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self.repo.git.worktree("add", "--detach", "--force", str(path), sha)
+        except git.GitCommandError as exc:
+            raise StoreError(f"could not create the worktree {path}: {exc.stderr.strip()}") from None
+
+    def reset_worktree(self, path: Path, sha: str) -> None:
+        """Detach `path` at `sha` and remove every untracked or ignored leftover of the last job."""
+        wt = git.Git(str(path))
+        try:
+            wt.checkout("--detach", "--force", "--quiet", sha)
+            wt.clean("-ffdxq")
+        except git.GitCommandError as exc:
+            raise StoreError(f"could not reset the worktree {path}: {exc.stderr.strip()}") from None
+
+    def remove_worktree(self, path: Path) -> None:
+        try:
+            self.repo.git.worktree("remove", "--force", str(path))
+        except git.GitCommandError:
+            shutil.rmtree(path, ignore_errors=True)
+            self.repo.git.worktree("prune")
+
+
+def _load_note(data: bytes) -> dict[str, Any] | None:
+    try:
+        payload = json.loads(data.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        return None
+    return payload if isinstance(payload, dict) else None

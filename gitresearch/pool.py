@@ -1,0 +1,317 @@
+"""The local executor: a pool of git worktrees, one per slot, each job in its own thread.
+
+Every job gets its slot's worktree reset to the job's commit (detached, leftovers of the
+last job removed, `link` paths linked back to the user's checkout), an environment that
+carries the seed, the GPU and the result-file path but never an LLM key, and a benchmark
+process bounded by the runner. After the run the protected files in the worktree are
+compared with the commit's blobs, so a benchmark that edits its own evaluation fails as
+"tampered" whatever metric it printed. Results come back as values on one queue.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import queue
+import threading
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from gitresearch.config import Config
+from gitresearch.durations import format_duration
+from gitresearch.executor import Failed, FailureReason, Job, RunResult, Slot, Succeeded
+from gitresearch.runner import Launch, ProcessOutcome, RunningProcess
+from gitresearch.store import Store, StoreError, blob_hash
+
+# Variables that carry LLM credentials; the benchmark never sees them (DESIGN promise 6).
+SECRET_VARIABLES = frozenset(
+    [
+        "OPENAI_API_KEY",
+        "ANTHROPIC_API_KEY",
+        "AZURE_OPENAI_API_KEY",
+        "GEMINI_API_KEY",
+        "GOOGLE_API_KEY",
+        "MISTRAL_API_KEY",
+        "GROQ_API_KEY",
+        "TOGETHER_API_KEY",
+        "DEEPSEEK_API_KEY",
+        "OPENROUTER_API_KEY",
+        "FIREWORKS_API_KEY",
+        "XAI_API_KEY",
+        "COHERE_API_KEY",
+    ]
+)
+# Variables that would point git commands inside the benchmark at the user's checkout.
+GIT_REDIRECTS = frozenset({"GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE", "GIT_OBJECT_DIRECTORY"})
+
+
+@dataclass(frozen=True)
+class PoolSettings:
+    state_dir: Path  # .git/gitresearch
+    source_root: Path  # the user's checkout, where `link` paths live
+    protected: tuple[str, ...]  # protected files present in the base commit
+    grace: float = 5.0
+    log_head: int = 256 * 1024
+    log_tail: int = 256 * 1024
+
+
+def benchmark_env(
+    config: Config, base: Mapping[str, str], job: Job, slot: Slot, result_path: Path
+) -> dict[str, str]:
+    secrets = set(SECRET_VARIABLES)
+    if config.agent is not None:
+        secrets.add(config.agent.api_key_env)
+    env = {k: v for k, v in base.items() if k not in secrets and k not in GIT_REDIRECTS}
+    if slot.gpu is not None:
+        env["CUDA_VISIBLE_DEVICES"] = slot.gpu
+    env["GITRESEARCH_SEED"] = str(job.seed)
+    if config.objective.seed_env:
+        env[config.objective.seed_env] = str(job.seed)
+    env["GITRESEARCH_RESULT"] = str(result_path)
+    env["GITRESEARCH_EXPERIMENT"] = f"{job.run}/{job.experiment:04d}"
+    env["GITRESEARCH_RUN"] = job.run
+    env["GITRESEARCH_SLOT"] = slot.name
+    env.setdefault("PYTHONUNBUFFERED", "1")
+    return env
+
+
+class LocalExecutor:
+    def __init__(
+        self,
+        store: Store,
+        config: Config,
+        slots: Sequence[Slot],
+        settings: PoolSettings,
+        environ: Mapping[str, str] | None = None,
+    ) -> None:
+        if not slots:
+            raise ValueError("an executor needs at least one slot")
+        self.store = store
+        self.config = config
+        self._slots = tuple(slots)
+        self.settings = settings
+        self.environ = dict(os.environ if environ is None else environ)
+        self._results: queue.Queue[RunResult] = queue.Queue()
+        self._busy: dict[int, Job] = {}
+        self._procs: dict[str, RunningProcess] = {}
+        self._cancelled: set[str] = set()
+        self._threads: dict[str, threading.Thread] = {}
+        self._lock = threading.Lock()
+        self._git_lock = threading.Lock()
+
+    # -- the Executor protocol ------------------------------------------------------------
+
+    @property
+    def slots(self) -> Sequence[Slot]:
+        return self._slots
+
+    def free_slots(self) -> int:
+        with self._lock:
+            return len(self._slots) - len(self._busy)
+
+    def running(self) -> Mapping[str, tuple[Job, Slot]]:
+        with self._lock:
+            return {job.key: (job, self._slots[i]) for i, job in self._busy.items()}
+
+    def submit(self, job: Job) -> Slot:
+        expected = self._expected_blobs(job.commit)
+        with self._lock:
+            if any(j.key == job.key for j in self._busy.values()):
+                raise RuntimeError(f"job {job.key} is already running")
+            free = [s for s in self._slots if s.index not in self._busy]
+            if not free:
+                raise RuntimeError("no free slot")
+            slot = free[0]
+            self._busy[slot.index] = job
+            thread = threading.Thread(
+                target=self._work, args=(job, slot, expected), daemon=True, name=f"gitresearch-{slot.name}"
+            )
+            self._threads[job.key] = thread
+        thread.start()
+        return slot
+
+    def wait_any(self, timeout: float | None = None) -> list[RunResult]:
+        try:
+            first = self._results.get(timeout=timeout)
+        except queue.Empty:
+            return []
+        done = [first]
+        while True:
+            try:
+                done.append(self._results.get_nowait())
+            except queue.Empty:
+                break
+        for result in done:
+            self._threads.pop(result.job.key, None)
+        return done
+
+    def cancel(self, key: str) -> bool:
+        with self._lock:
+            if not any(j.key == key for j in self._busy.values()):
+                return False
+            self._cancelled.add(key)
+            proc = self._procs.get(key)
+        if proc is not None:
+            proc.cancel()
+        return True
+
+    def close(self) -> None:
+        for key in list(self.running()):
+            self.cancel(key)
+        for thread in list(self._threads.values()):
+            thread.join(timeout=self.settings.grace + 10)
+
+    # -- one job --------------------------------------------------------------------------
+
+    def _expected_blobs(self, commit: str) -> dict[str, str | None]:
+        source = self.store.source(commit)
+        return {path: source.blob_sha(path) for path in self.settings.protected}
+
+    def worktree(self, slot: Slot) -> Path:
+        return self.settings.state_dir / "worktrees" / f"slot-{slot.index}"
+
+    def _work(self, job: Job, slot: Slot, expected: Mapping[str, str | None]) -> None:
+        try:
+            result = self._run(job, slot, expected)
+        except Exception as exc:  # a broken environment must still come back as a result
+            result = Failed(job, slot, "setup", f"{type(exc).__name__}: {exc}", 0.0, None, {}, None, "")
+        with self._lock:
+            self._busy.pop(slot.index, None)
+            self._procs.pop(job.key, None)
+            self._cancelled.discard(job.key)
+        self._results.put(result)
+
+    def _run(self, job: Job, slot: Slot, expected: Mapping[str, str | None]) -> RunResult:
+        tree = self.worktree(slot)
+        try:
+            if (tree / ".git").is_file():
+                self.store.reset_worktree(tree, job.commit)
+            else:
+                with self._git_lock:
+                    self.store.ensure_worktree(tree, job.commit)
+        except StoreError as exc:
+            return Failed(job, slot, "setup", str(exc), 0.0, None, {}, None, "")
+        self._link(tree)
+        result_path = self.settings.state_dir / "results" / f"{job.key.replace('/', '-')}.json"
+        result_path.parent.mkdir(parents=True, exist_ok=True)
+        result_path.unlink(missing_ok=True)
+        launch = Launch(
+            command=self.config.objective.command,
+            cwd=tree,
+            env=benchmark_env(self.config, self.environ, job, slot, result_path),
+            timeout=self.config.objective.timeout,
+            log_path=self._log_path(job),
+            grace=self.settings.grace,
+            log_head=self.settings.log_head,
+            log_tail=self.settings.log_tail,
+        )
+        with self._lock:
+            if job.key in self._cancelled:
+                return Failed(job, slot, "cancelled", "cancelled before it started", 0.0, None, {}, None, "")
+            proc = RunningProcess(launch)
+            self._procs[job.key] = proc
+        outcome = proc.wait()
+        tampered = self._tampered(tree, expected)
+        file_metrics, file_problem = _read_result_file(result_path)
+        return _classify(job, slot, outcome, self.config, tampered, file_metrics, file_problem)
+
+    def _link(self, tree: Path) -> None:
+        for rel in self.config.objective.link:
+            target = self.settings.source_root / rel
+            here = tree / rel
+            if not target.exists() or here.exists() or here.is_symlink():
+                continue
+            here.parent.mkdir(parents=True, exist_ok=True)
+            here.symlink_to(target.resolve(), target_is_directory=target.is_dir())
+
+    def _log_path(self, job: Job) -> Path:
+        folder = self.settings.state_dir / "logs" / job.run
+        stem = f"{job.experiment:04d}-{job.purpose}-s{job.seed}"
+        path, n = folder / f"{stem}.log", 1
+        while path.exists():
+            n += 1
+            path = folder / f"{stem}-{n}.log"
+        return path
+
+    @staticmethod
+    def _tampered(tree: Path, expected: Mapping[str, str | None]) -> list[str]:
+        changed = []
+        for rel, sha in expected.items():
+            path = tree / rel
+            try:
+                actual = blob_hash(path.read_bytes()) if path.is_file() and not path.is_symlink() else None
+            except OSError:
+                actual = None
+            if actual != sha:
+                changed.append(rel)
+        return changed
+
+
+def _read_result_file(path: Path) -> tuple[dict[str, float], str | None]:
+    if not path.exists():
+        return {}, None
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        return {}, f"the result file {path.name} is not valid JSON: {exc}"
+    if not isinstance(data, dict):
+        return {}, f"the result file {path.name} holds a {type(data).__name__}, not a JSON object"
+    metrics = {
+        str(k): float(v) for k, v in data.items() if isinstance(v, (int, float)) and not isinstance(v, bool)
+    }
+    return metrics, None
+
+
+def _classify(
+    job: Job,
+    slot: Slot,
+    outcome: ProcessOutcome,
+    config: Config,
+    tampered: list[str],
+    file_metrics: Mapping[str, float],
+    file_problem: str | None,
+) -> RunResult:
+    metrics = {**outcome.metrics, **file_metrics}
+    metric = config.objective.metric
+
+    def failed(reason: FailureReason, detail: str) -> Failed:
+        return Failed(
+            job,
+            slot,
+            reason,
+            detail,
+            outcome.seconds,
+            outcome.exit_code,
+            metrics,
+            outcome.log_path,
+            outcome.log_tail,
+        )
+
+    if outcome.start_error is not None:
+        return failed("setup", outcome.start_error)
+    if outcome.cancelled:
+        return failed("cancelled", "cancelled while running")
+    if outcome.timed_out:
+        return failed(
+            "timeout",
+            f"still running after the {format_duration(config.objective.timeout)} timeout; "
+            "the process group was killed",
+        )
+    if tampered:
+        return failed("tampered", "the benchmark changed protected file(s): " + ", ".join(tampered))
+    if outcome.exit_code != 0:
+        return failed("crash", f"exited with status {outcome.exit_code}")
+    if file_problem is not None:
+        return failed("no-metric", file_problem)
+    if metric not in metrics:
+        seen = ", ".join(sorted(metrics)) or "none"
+        return failed(
+            "no-metric",
+            f'no `{metric}: <number>` line on stdout and no "{metric}" in the '
+            f"GITRESEARCH_RESULT file (metrics seen: {seen})",
+        )
+    if not math.isfinite(metrics[metric]):
+        return failed("nan", f"{metric} is {metrics[metric]}")
+    return Succeeded(job, slot, metrics, outcome.seconds, outcome.log_path, outcome.log_tail)

@@ -1,0 +1,247 @@
+"""Running one benchmark process, bounded and observed; the only module that uses `subprocess`.
+
+A benchmark runs in its own session (so its own process group): at the timeout or on
+cancel the whole group gets SIGTERM, then after a grace period SIGKILL, and after any
+exit the group is swept with SIGKILL so no grandchild outlives its run. Output is
+streamed, never held whole: stdout is parsed for `name: value` lines as it arrives (last
+occurrence wins), and both streams go to a per-run log capped in size, keeping its head
+and its tail. Timers, not polling, end a run, so a fast benchmark costs no waiting.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import os
+import re
+import shutil
+import signal
+import subprocess
+import threading
+import time
+from collections import deque
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO
+
+_METRIC_LINE = re.compile(rb"^\s*([A-Za-z_][A-Za-z0-9_.\-/]*)\s*:\s*([-+0-9.eEinfatyINFATY]+)\s*$")
+_SHELL = shutil.which("bash") or "/bin/sh"
+
+
+@dataclass(frozen=True)
+class Launch:
+    command: str
+    cwd: Path
+    env: Mapping[str, str]
+    timeout: float
+    log_path: Path
+    grace: float = 5.0
+    log_head: int = 256 * 1024
+    log_tail: int = 256 * 1024
+
+
+@dataclass(frozen=True)
+class ProcessOutcome:
+    exit_code: int | None  # None: it never started
+    seconds: float
+    metrics: Mapping[str, float]
+    timed_out: bool
+    cancelled: bool
+    log_path: Path
+    log_tail: str
+    output_bytes: int
+    start_error: str | None = None
+
+
+def parse_metric_line(line: bytes) -> tuple[str, float] | None:
+    match = _METRIC_LINE.match(line)
+    if not match:
+        return None
+    try:
+        return match.group(1).decode(), float(match.group(2))
+    except ValueError:
+        return None
+
+
+class _CappedLog:
+    """Head written straight to disk, tail kept in memory, the middle counted and dropped."""
+
+    def __init__(self, path: Path, head: int, tail: int) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.file: IO[bytes] = open(path, "wb")  # noqa: SIM115 - closed in close()
+        self.head_left = head
+        self.tail: deque[bytes] = deque()
+        self.tail_size = 0
+        self.tail_cap = tail
+        self.dropped = 0
+        self.total = 0
+        self.lock = threading.Lock()
+
+    def write(self, chunk: bytes) -> None:
+        with self.lock:
+            self.total += len(chunk)
+            if self.head_left > 0:
+                part = chunk[: self.head_left]
+                self.file.write(part)
+                self.file.flush()
+                self.head_left -= len(part)
+                chunk = chunk[len(part) :]
+            if not chunk:
+                return
+            self.tail.append(chunk)
+            self.tail_size += len(chunk)
+            while self.tail_size - len(self.tail[0]) >= self.tail_cap:
+                gone = self.tail.popleft()
+                self.tail_size -= len(gone)
+                self.dropped += len(gone)
+
+    def close(self) -> str:
+        with self.lock:
+            tail = b"".join(self.tail)
+            if self.tail_size > self.tail_cap:
+                cut = self.tail_size - self.tail_cap
+                self.dropped += cut
+                tail = tail[cut:]
+            if self.dropped:
+                self.file.write(b"\n[gitresearch: %d bytes of output omitted]\n" % self.dropped)
+            self.file.write(tail)
+            self.file.close()
+        return tail.decode("utf-8", errors="replace")
+
+
+class RunningProcess:
+    """One benchmark process: start it, cancel it from any thread, wait for its outcome."""
+
+    def __init__(self, launch: Launch) -> None:
+        self.launch = launch
+        self.log = _CappedLog(launch.log_path, launch.log_head, launch.log_tail)
+        self.metrics: dict[str, float] = {}
+        self._partial = b""
+        self._timed_out = False
+        self._cancelled = False
+        self._timers: list[threading.Timer] = []
+        self._state = threading.Lock()
+        self.started = time.monotonic()
+        self.start_error: str | None = None
+        try:
+            self.proc: subprocess.Popen[bytes] | None = subprocess.Popen(
+                launch.command,
+                shell=True,
+                executable=_SHELL,
+                cwd=launch.cwd,
+                env=dict(launch.env),
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                start_new_session=True,
+            )
+        except OSError as exc:
+            self.proc = None
+            self.start_error = f"could not start `{launch.command}`: {exc}"
+            return
+        assert self.proc.stdout is not None and self.proc.stderr is not None
+        self._readers = [
+            threading.Thread(target=self._pump, args=(self.proc.stdout, True), daemon=True),
+            threading.Thread(target=self._pump, args=(self.proc.stderr, False), daemon=True),
+        ]
+        for reader in self._readers:
+            reader.start()
+        self._arm(launch.timeout, self._on_timeout)
+
+    @property
+    def pid(self) -> int | None:
+        return self.proc.pid if self.proc is not None else None
+
+    def _arm(self, delay: float, action: object) -> None:
+        timer = threading.Timer(delay, action)  # type: ignore[arg-type]
+        timer.daemon = True
+        self._timers.append(timer)
+        timer.start()
+
+    def _pump(self, stream: IO[bytes], parse: bool) -> None:
+        read = getattr(stream, "read1", stream.read)
+        while True:
+            chunk = read(65536)
+            if not chunk:
+                break
+            self.log.write(chunk)
+            if parse:
+                self._parse(chunk)
+        if parse and self._partial:
+            self._parse(b"\n")
+
+    def _parse(self, chunk: bytes) -> None:
+        data = self._partial + chunk
+        lines = data.split(b"\n")
+        self._partial = lines.pop()[-65536:]  # a line without end is kept, but never unbounded
+        for line in lines:
+            if len(line) < 4096:
+                found = parse_metric_line(line.rstrip(b"\r"))
+                if found is not None:
+                    self.metrics[found[0]] = found[1]
+
+    def _signal(self, sig: int) -> None:
+        if self.proc is None:
+            return
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(self.proc.pid, sig)
+
+    def _on_timeout(self) -> None:
+        with self._state:
+            if self.proc is None or self.proc.returncode is not None:
+                return
+            self._timed_out = True
+        self._terminate()
+
+    def _terminate(self) -> None:
+        self._signal(signal.SIGTERM)
+        self._arm(self.launch.grace, lambda: self._signal(signal.SIGKILL))
+
+    def cancel(self) -> None:
+        with self._state:
+            if self._cancelled or self._timed_out:
+                return
+            self._cancelled = True
+        self._terminate()
+
+    def wait(self) -> ProcessOutcome:
+        if self.proc is None:
+            tail = self.log.close()
+            return ProcessOutcome(
+                None, 0.0, {}, False, False, self.launch.log_path, tail, 0, self.start_error
+            )
+        code = self.proc.wait()
+        seconds = time.monotonic() - self.started
+        for timer in self._timers:
+            timer.cancel()
+        self._signal(signal.SIGKILL)  # sweep grandchildren left in the group
+        for reader in self._readers:
+            reader.join(timeout=5.0)
+        for stream in (self.proc.stdout, self.proc.stderr):
+            if stream is not None:
+                stream.close()
+        tail = self.log.close()
+        return ProcessOutcome(
+            code,
+            seconds,
+            dict(self.metrics),
+            self._timed_out,
+            self._cancelled,
+            self.launch.log_path,
+            tail[-4000:],
+            self.log.total,
+        )
+
+
+def query(argv: list[str], timeout: float = 10.0) -> tuple[int, str, str] | None:
+    """Run a short helper program (nvidia-smi); None when it cannot be started or hangs."""
+    try:
+        done = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, check=False)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return done.returncode, done.stdout, done.stderr
+
+
+def is_finite(value: float) -> bool:
+    return math.isfinite(value)
