@@ -58,8 +58,9 @@ def detect(env: Mapping[str, str]) -> Detection:
         if not entry or entry == "-1":
             break  # CUDA stops at the first invalid entry
         match = next((g for g in found if entry in (str(g.index), g.uuid)), None)
-        if match is not None:
-            chosen.append(Gpu(entry, match.index, match.uuid, match.name, match.memory_mib))
+        if match is None:
+            break  # likewise: devices after an unknown one are invisible to CUDA
+        chosen.append(Gpu(entry, match.index, match.uuid, match.name, match.memory_mib))
     return Detection(tuple(chosen), f"{len(chosen)} GPU(s) visible through CUDA_VISIBLE_DEVICES={visible!r}")
 
 

@@ -400,13 +400,25 @@ class Ledger:
                 raise LedgerError(f"measurement {measurement_id} is not running")
 
     def cancel_unfinished(self, run: str) -> int:
-        """Mark measurements left running by a killed process as cancelled; returns how many."""
+        """After a crash: measurements left running and proposals never committed are cancelled.
+
+        Returns how many measurements were cancelled.
+        """
+        now = time.time()
         with self.transaction() as db:
             cur = db.execute(
                 "UPDATE measurements SET status='cancelled', reason='cancelled', "
                 "detail='the gitresearch process stopped while this ran', finished=? "
                 "WHERE run=? AND status='running'",
-                (time.time(), run),
+                (now, run),
+            )
+            db.execute(
+                "UPDATE experiments SET status='cancelled', updated=?, decision=? WHERE run=? AND status='proposed'",
+                (
+                    now,
+                    _dumps({"reason": "the gitresearch process stopped before this proposal was committed"}),
+                    run,
+                ),
             )
             return int(cur.rowcount)
 

@@ -27,6 +27,7 @@ from typing import IO
 
 _METRIC_LINE = re.compile(rb"^\s*([A-Za-z_][A-Za-z0-9_.\-/]*)\s*:\s*([-+0-9.eEinfatyINFATY]+)\s*$")
 _SHELL = shutil.which("bash") or "/bin/sh"
+_RECENT = 8192
 
 
 @dataclass(frozen=True)
@@ -76,11 +77,13 @@ class _CappedLog:
         self.tail_cap = tail
         self.dropped = 0
         self.total = 0
+        self.recent = b""  # the last few KiB of everything, for error messages
         self.lock = threading.Lock()
 
     def write(self, chunk: bytes) -> None:
         with self.lock:
             self.total += len(chunk)
+            self.recent = (self.recent + chunk[-_RECENT:])[-_RECENT:]
             if self.head_left > 0:
                 part = chunk[: self.head_left]
                 self.file.write(part)
@@ -107,7 +110,7 @@ class _CappedLog:
                 self.file.write(b"\n[gitresearch: %d bytes of output omitted]\n" % self.dropped)
             self.file.write(tail)
             self.file.close()
-        return tail.decode("utf-8", errors="replace")
+        return self.recent.decode("utf-8", errors="replace")
 
 
 class RunningProcess:

@@ -23,6 +23,7 @@ import os
 import re
 import shutil
 import tempfile
+import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from io import BytesIO
@@ -98,9 +99,9 @@ class CommitSource:
     def __init__(self, repo: git.Repo, rev: str) -> None:
         try:
             self.commit = repo.commit(rev)
+            self._tree = self.commit.tree
         except (BadName, BadObject, ValueError) as exc:
             raise UsageError(f'no commit named "{rev}" in {repo.working_dir}: {exc}') from None
-        self._tree = self.commit.tree
 
     @property
     def hexsha(self) -> str:
@@ -259,7 +260,34 @@ class Store:
 
     def set_branch(self, branch: str, sha: str) -> None:
         """Point `branch` at `sha` (created or moved; written atomically by GitPython)."""
-        git.Reference.create(self.repo, f"refs/heads/{branch}", sha, force=True, logmsg="gitresearch")
+        # No reflog: its separate lock file is one more thing a kill could leave behind.
+        git.Reference.create(self.repo, f"refs/heads/{branch}", sha, force=True)
+
+    def clear_stale_locks(self, settle: float = 3.0) -> list[str]:
+        """Remove `.lock` files a killed gitresearch left on its own refs; returns what went.
+
+        Only call this while holding the repository lock: then no gitresearch process can
+        start writing these refs. A git child of a killed gitresearch may still be finishing
+        its write, though, so a lock younger than `settle` seconds is given that long to go.
+        """
+        common = Path(self.repo.common_dir)
+        places = [
+            common / "refs" / "heads" / BRANCH_PREFIX,
+            common / "logs" / "refs" / "heads" / BRANCH_PREFIX,
+        ]
+        found = [p for place in places if place.is_dir() for p in place.rglob("*.lock")]
+        notes_lock = common / (NOTES_REF + ".lock")
+        if notes_lock.exists():
+            found.append(notes_lock)
+        removed = []
+        for path in found:
+            deadline = time.monotonic() + settle
+            while path.exists() and time.monotonic() < deadline and _age(path) < settle:
+                time.sleep(0.02)
+            if path.exists():
+                path.unlink(missing_ok=True)
+                removed.append(str(path.relative_to(common)))
+        return removed
 
     def delete_branch(self, branch: str) -> None:
         ref = git.Reference(self.repo, f"refs/heads/{branch}")
@@ -288,11 +316,26 @@ class Store:
             f"{TRAILER_EXPERIMENT}: {number:04d}",
             f"{TRAILER_PROPOSER}: {proposer}",
         ]
-        commit = git.Commit.create_from_tree(
-            self.repo, tree.hex(), "\n".join(lines) + "\n", parent_commits=[parent_commit], head=False
+        # git itself writes the commit object: GitPython's commit writer, killed at the wrong
+        # instant, was seen to leave an empty "commit 0" object that fails `git fsck`.
+        sha = self._git_with_file(
+            ["commit-tree", tree.hex(), "-p", parent_commit.hexsha], text="\n".join(lines) + "\n", flag="-F"
         )
-        self.set_branch(experiment_branch(run, number), str(commit.hexsha))
-        return ExperimentCommit(run, number, str(commit.hexsha), parent, subject, rationale.strip(), proposer)
+        self.set_branch(experiment_branch(run, number), sha)
+        return ExperimentCommit(run, number, sha, parent, subject, rationale.strip(), proposer)
+
+    def _git_with_file(self, args: list[str], *, text: str, flag: str, tail: tuple[str, ...] = ()) -> str:
+        """Run `git ARGS FLAG <file holding text> TAIL` and return its stdout."""
+        fd, tmp = tempfile.mkstemp(prefix="msg-", dir=self._tmp_dir())
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as handle:
+                handle.write(text)
+            out: str = self.repo.git.execute(["git", *args, flag, tmp, *tail])
+            return out.strip()
+        except git.GitCommandError as exc:
+            raise StoreError(f"git {args[0]} failed: {exc.stderr.strip()}") from None
+        finally:
+            os.unlink(tmp)
 
     def _store(self, kind: bytes, data: bytes) -> bytes:
         binsha: bytes = self.repo.odb.store(IStream(kind, len(data), BytesIO(data))).binsha
@@ -327,16 +370,8 @@ class Store:
     # -- notes ----------------------------------------------------------------------------
 
     def write_note(self, sha: str, payload: Mapping[str, Any]) -> None:
-        text = json.dumps(payload, indent=1, sort_keys=True)
-        fd, tmp = tempfile.mkstemp(prefix="note-", suffix=".json", dir=self._tmp_dir())
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                handle.write(text + "\n")
-            self.repo.git.notes("--ref", NOTES_REF, "add", "-f", "-F", tmp, sha)
-        except git.GitCommandError as exc:
-            raise StoreError(f"could not write the note on {sha[:10]}: {exc.stderr.strip()}") from None
-        finally:
-            os.unlink(tmp)
+        text = json.dumps(payload, indent=1, sort_keys=True) + "\n"
+        self._git_with_file(["notes", "--ref", NOTES_REF, "add", "-f"], text=text, flag="-F", tail=(sha,))
 
     def read_note(self, sha: str) -> dict[str, Any] | None:
         notes = self._notes_tree()
@@ -408,6 +443,13 @@ class Store:
         except git.GitCommandError:
             shutil.rmtree(path, ignore_errors=True)
             self.repo.git.worktree("prune")
+
+
+def _age(path: Path) -> float:
+    try:
+        return time.time() - path.stat().st_mtime
+    except FileNotFoundError:
+        return 0.0
 
 
 def _load_note(data: bytes) -> dict[str, Any] | None:
