@@ -17,12 +17,12 @@ import click
 
 from gitresearch import __version__
 from gitresearch.boundaries import Boundaries, load_boundaries
+from gitresearch.cli_runs import finalize_cmd, pick, prune, report, runs, start, status
 from gitresearch.config import CONFIG_NAME
 from gitresearch.durations import format_duration
 from gitresearch.errors import GitResearchError, UsageError
 from gitresearch.initgen import render, scan
-from gitresearch.regions import ParsedModule, parse
-from gitresearch.searchspace import Knob, find_knobs
+from gitresearch.searchspace import boundary_knobs
 from gitresearch.sources import DirectorySource, FileSource, find_repo_root, glob_match
 from gitresearch.store import head_source
 from gitresearch.validator import Accepted, Validator, Verdict
@@ -59,6 +59,9 @@ def cli() -> None:
     Start here:
       gitresearch init      write a first boundaries.toml from your code
       gitresearch check     show what may change and the search space found there
+      gitresearch start     search overnight; ends with the ranked report
+      gitresearch report    the ranked candidates and every experiment
+      gitresearch pick      cherry-pick winners onto your branch
     """
 
 
@@ -121,23 +124,11 @@ def check(config_path: Path | None, patch: Any, against: str, worktree: bool, as
         sys.exit(1)
 
 
-def _knobs(boundaries: Boundaries, source: FileSource) -> list[Knob]:
-    knobs: list[Knob] = []
-    by_file: dict[str, list[Any]] = {}
-    for allowed, region in boundaries.resolved_regions(source):
-        by_file.setdefault(allowed.path, []).append(region)
-    for path, regions in by_file.items():
-        parsed = parse((source.read_bytes(path) or b"").decode("utf-8"))
-        assert isinstance(parsed, ParsedModule)
-        knobs.extend(find_knobs(path, parsed, regions))
-    return knobs
-
-
 def _print_boundaries(boundaries: Boundaries, source: FileSource, as_json: bool) -> None:
     regions = boundaries.resolved_regions(source)
     whole = [f.path for f in boundaries.files.values() if f.regions is None]
     protected = sorted({p for p in source.files() if boundaries.protected(p)} | {boundaries.config_relpath})
-    knobs = _knobs(boundaries, source)
+    knobs = boundary_knobs(boundaries, source)
     cfg = boundaries.config
     if as_json:
         click.echo(
@@ -284,6 +275,10 @@ def init(print_only: bool) -> None:
         load_boundaries(where.config, where.root, source)
     except GitResearchError as exc:
         click.echo(f"warning: the written file needs an edit before use:\n{exc}", err=True)
+
+
+for _command in (start, finalize_cmd, status, report, runs, pick, prune):
+    cli.add_command(_command)
 
 
 def main(argv: list[str] | None = None) -> None:

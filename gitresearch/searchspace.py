@@ -18,7 +18,9 @@ from typing import Literal
 
 import libcst as cst
 
-from gitresearch.regions import ParsedModule, Region
+from gitresearch.boundaries import Boundaries
+from gitresearch.regions import ParsedModule, Region, parse
+from gitresearch.sources import FileSource
 
 Scale = Literal["log", "linear", "log1m", "int", "log-int", "bool"]
 Value = int | float | bool
@@ -257,3 +259,16 @@ def denormalize(knob: Knob, frac: float) -> Value:
     else:
         value = lo + frac * (hi - lo)
     return round(value) if knob.kind == "int" else value
+
+
+def boundary_knobs(boundaries: Boundaries, source: FileSource) -> list[Knob]:
+    """Every tunable literal in every allowed region of the files `source` holds."""
+    by_file: dict[str, list[Region]] = {}
+    for allowed, region in boundaries.resolved_regions(source):
+        by_file.setdefault(allowed.path, []).append(region)
+    knobs: list[Knob] = []
+    for path, regions in by_file.items():
+        parsed = parse((source.read_bytes(path) or b"").decode("utf-8"))
+        if isinstance(parsed, ParsedModule):
+            knobs.extend(find_knobs(path, parsed, regions))
+    return knobs

@@ -36,6 +36,7 @@ from gitdb import IStream
 from gitdb.exc import BadName, BadObject
 
 from gitresearch.errors import GitResearchError, UsageError
+from gitresearch.merge import apply_change
 
 NOTES_REF = "refs/notes/gitresearch"
 BRANCH_PREFIX = "gitresearch"
@@ -294,6 +295,61 @@ class Store:
         if ref.is_valid():
             git.Reference.delete(self.repo, ref.path)
 
+    def write_tree(self, parent: str, changes: Mapping[str, bytes]) -> str:
+        """The tree of `parent` with `changes` applied (objects written, nothing referenced)."""
+        return self._rewrite_tree(self.repo.commit(parent).tree.binsha, "", changes).hex()
+
+    def tree_of(self, sha: str) -> str:
+        return str(self.repo.commit(sha).tree.hexsha)
+
+    def commit_tree(self, tree: str, parent: str, message: str) -> str:
+        return self._git_with_file(["commit-tree", tree, "-p", parent], text=message, flag="-F")
+
+    def message(self, sha: str) -> str:
+        return str(self.repo.commit(sha).message)
+
+    def pick_onto(self, onto: str, commit: str, message: str | None = None) -> str | None:
+        """Cherry-pick `commit` onto `onto` without a worktree; None when its lines were changed there."""
+        parent = str(self.repo.commit(commit).parents[0].hexsha)
+        theirs, base, ours = self.source(commit), self.source(parent), self.source(onto)
+        changes: dict[str, bytes] = {}
+        for path in self.changed_paths(parent, commit):
+            old, new, here = base.read_bytes(path), theirs.read_bytes(path), ours.read_bytes(path)
+            if old is None or new is None or here is None:
+                return None  # gitresearch commits only modify files; anything else is not ours to move
+            merged = apply_change(old.decode("utf-8"), new.decode("utf-8"), here.decode("utf-8"))
+            if merged is None:
+                return None
+            changes[path] = merged.encode("utf-8")
+        tree = self.write_tree(onto, changes)
+        return self.commit_tree(tree, onto, message if message is not None else self.message(commit))
+
+    def changed_paths(self, a: str, b: str) -> list[str]:
+        out: str = self.repo.git.diff("--name-only", "--no-renames", a, b)
+        return [line for line in out.splitlines() if line]
+
+    def diffstat(self, parent: str, sha: str) -> str:
+        out: str = self.repo.git.diff("--shortstat", parent, sha)
+        return out.strip()
+
+    def diff(self, parent: str, sha: str) -> str:
+        out: str = self.repo.git.diff(parent, sha)
+        return out
+
+    def checkout_is_clean(self) -> bool:
+        return not self.repo.is_dirty(index=True, working_tree=True, untracked_files=False)
+
+    def current_branch(self) -> str | None:
+        return None if self.repo.head.is_detached else str(self.repo.active_branch.name)
+
+    def cherry_pick_into_checkout(self, shas: list[str]) -> tuple[bool, str]:
+        """`git cherry-pick` onto the user's current branch (the one command that touches it)."""
+        try:
+            out: str = self.repo.git.cherry_pick(*shas)
+            return True, out
+        except git.GitCommandError as exc:
+            return False, (exc.stderr or exc.stdout or str(exc)).strip()
+
     def commit_experiment(
         self,
         run: str,
@@ -303,10 +359,12 @@ class Store:
         hypothesis: str,
         rationale: str,
         proposer: str,
+        tree: str | None = None,
     ) -> ExperimentCommit:
-        """Commit `changes` (path -> new bytes of existing files) on top of `parent`."""
-        parent_commit = self.repo.commit(parent)
-        tree = self._rewrite_tree(parent_commit.tree.binsha, "", changes)
+        """Commit `changes` (path -> new bytes of existing files) on top of `parent`.
+
+        `tree`, when given, is `write_tree(parent, changes)` already computed (for dedupe).
+        """
         subject = " ".join(hypothesis.split()) or f"experiment {number}"
         lines = [subject, ""]
         if rationale.strip():
@@ -318,9 +376,7 @@ class Store:
         ]
         # git itself writes the commit object: GitPython's commit writer, killed at the wrong
         # instant, was seen to leave an empty "commit 0" object that fails `git fsck`.
-        sha = self._git_with_file(
-            ["commit-tree", tree.hex(), "-p", parent_commit.hexsha], text="\n".join(lines) + "\n", flag="-F"
-        )
+        sha = self.commit_tree(tree or self.write_tree(parent, changes), parent, "\n".join(lines) + "\n")
         self.set_branch(experiment_branch(run, number), sha)
         return ExperimentCommit(run, number, sha, parent, subject, rationale.strip(), proposer)
 

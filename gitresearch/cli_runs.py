@@ -1,0 +1,377 @@
+"""The run commands: start, finalize, status, report, runs, pick, prune.
+
+Thin click wrappers over `session`, `loop`, `finalize` and `report`; registered on the
+group in `cli`. Results on stdout, progress on stderr.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import click
+
+from gitresearch.config import ProposerName
+from gitresearch.durations import format_duration, parse_duration
+from gitresearch.errors import UsageError
+from gitresearch.finalize import finalize
+from gitresearch.lock import RepoLock
+from gitresearch.loop import Search
+from gitresearch.progress import Progress, status_line
+from gitresearch.rebuild import sync_from_git
+from gitresearch.report import gather, plot, render, render_markdown
+from gitresearch.session import (
+    Overrides,
+    default_run_name,
+    latest_run,
+    make_executor,
+    make_proposer,
+    open_for_reading,
+    open_workspace,
+    repo_root,
+)
+from gitresearch.store import check_run_name, run_branch
+
+
+def _duration(ctx: click.Context, param: click.Parameter, value: str | None) -> float | None:
+    del ctx, param
+    if value is None:
+        return None
+    try:
+        return parse_duration(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
+
+
+@click.command()
+@click.option(
+    "--config",
+    "config_file",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="boundaries file (default: boundaries.toml at the repository root)",
+)
+@click.option(
+    "--name", help="name of the run (default: the date and time); its branches are gitresearch/NAME/*"
+)
+@click.option(
+    "--proposer", type=click.Choice(["sweep", "llm", "hybrid", "auto"]), help="override [search] proposer"
+)
+@click.option("--experiments", type=click.IntRange(min=1), help="override [budget] experiments")
+@click.option(
+    "--time",
+    "wall_clock",
+    callback=_duration,
+    metavar="DURATION",
+    help='override [budget] wall_clock, e.g. "30m", "8h"',
+)
+@click.option("--gpus", help='override [budget] gpus: "all", "none" or ids like 0,1')
+@click.option("--jobs", type=click.IntRange(min=1), help="override [budget] jobs (parallel CPU jobs)")
+@click.option("--seed", type=click.IntRange(min=0), help="override [search] seed (same seed, same proposals)")
+@click.option(
+    "--resume",
+    "resume",
+    is_flag=False,
+    flag_value="__latest__",
+    default=None,
+    metavar="[RUN]",
+    help="continue a stopped or killed run (the latest one if no name is given)",
+)
+@click.option("--no-finalize", is_flag=True, help="skip the ablation and candidates branch at the end")
+def start(
+    config_file: Path | None,
+    name: str | None,
+    proposer: str | None,
+    experiments: int | None,
+    wall_clock: float | None,
+    gpus: str | None,
+    jobs: int | None,
+    seed: int | None,
+    resume: str | None,
+    no_finalize: bool,
+) -> None:
+    """Search for improvements until a budget ends, then finalize and print the report.
+
+    \b
+    Measures the base (your HEAD) baseline_runs times to learn the noise, then
+    proposes changes inside the boundaries, commits each on gitresearch/RUN/NNNN,
+    runs it on every free slot, and keeps only what beats the incumbent beyond
+    the noise on fresh seeds. Ctrl-C stops cleanly (twice: at once). Your checkout
+    is never touched.
+
+    \b
+    Examples:
+      gitresearch start
+      gitresearch start --experiments 30 --time 20m --jobs 2
+      gitresearch start --resume            # continue the latest run
+    """
+    root = repo_root()
+    progress = Progress()
+    say = progress.event
+    overrides = Overrides(experiments, wall_clock, gpus, jobs, seed, _proposer(proposer))
+    ws = open_workspace(root, config_file, overrides)
+    if resume is not None:
+        sync_from_git(ws.store, ws.ledger)
+        name = latest_run(ws.ledger, ws.store) if resume == "__latest__" else resume
+    name = check_run_name(name or default_run_name())
+    lock = RepoLock(ws.store.state_dir, name).acquire()
+    try:
+        if lock.took_over:
+            say(lock.took_over)
+        for stale in ws.store.clear_stale_locks():
+            say(f"removed a stale git lock left by a killed run: {stale}")
+        dirty = ws.store.dirty_paths()
+        if dirty and resume is None:
+            say(
+                f"note: {len(dirty)} file(s) with uncommitted changes are not part of the run "
+                f"(it starts from HEAD): {', '.join(dirty[:5])}{' ...' if len(dirty) > 5 else ''}"
+            )
+        executor = make_executor(ws, say)
+        try:
+            base = ws.store.head() if resume is None else (ws.store.run(name) or _no_run(name)).base
+            search = Search(
+                store=ws.store,
+                ledger=ws.ledger,
+                boundaries=ws.boundaries,
+                executor=executor,
+                proposer=make_proposer(ws.config, ws.boundaries, ws.store, base, say),
+                run=name,
+                config=ws.config,
+                on_event=say,
+                on_tick=lambda s: progress.tick(lambda: _status(s)),
+            )
+            if resume is None:
+                search.start()
+                say(
+                    f"run {name}: base {base[:12]}; budget {ws.config.budget.experiments} experiment(s), "
+                    f"{format_duration(ws.config.budget.wall_clock)}; branches gitresearch/{name}/*"
+                )
+            else:
+                search.resume()
+            summary = search.loop()
+            progress.close()
+            say(
+                f"search ended: {summary.stop_reason}; {summary.experiments} experiment(s), "
+                f"{len(summary.accepted)} accepted"
+            )
+            if not no_finalize and search.interrupted < 2 and summary.base_mean is not None:
+                finalize(
+                    store=ws.store,
+                    ledger=ws.ledger,
+                    executor=None if summary.interrupted else executor,
+                    config=ws.config,
+                    run=name,
+                    on_event=say,
+                )
+        finally:
+            executor.close()
+    finally:
+        lock.release()
+    store, ledger = open_for_reading(root)
+    click.echo(render_markdown(gather(store, ledger, name)))
+    click.echo(
+        f"Review it: gitresearch review {name}   |   take the winners: gitresearch pick --top N", err=True
+    )
+    if summary.base_mean is None:
+        sys.exit(3)
+
+
+def _proposer(value: str | None) -> ProposerName | None:
+    if value in ("sweep", "llm", "hybrid", "auto"):
+        return value  # type: ignore[return-value]
+    return None
+
+
+def _no_run(name: str) -> Any:
+    raise UsageError(f'no run named "{name}" to resume; `gitresearch runs` lists them')
+
+
+def _status(search: Search) -> str:
+    best, delta, number = search.best()
+    return status_line(
+        done=search.committed,
+        budget=search.config.budget.experiments,
+        seconds_left=search.deadline - time.time(),
+        metric=search.metric,
+        best=best,
+        delta=delta,
+        best_number=number,
+        running=search.executor.running(),
+        slots=tuple(search.executor.slots),
+        started=search.job_started,
+    )
+
+
+@click.command(name="finalize")
+@click.argument("run", required=False)
+@click.option("--config", "config_file", type=click.Path(path_type=Path, dir_okay=False))
+def finalize_cmd(run: str | None, config_file: Path | None) -> None:
+    """Measure each accepted change by leave-one-out ablation and rebuild the candidates branch."""
+    root = repo_root()
+    progress = Progress()
+    ws = open_workspace(root, config_file)
+    sync_from_git(ws.store, ws.ledger)
+    name = run or latest_run(ws.ledger, ws.store)
+    with RepoLock(ws.store.state_dir, name):
+        executor = make_executor(ws, progress.event)
+        try:
+            finalize(
+                store=ws.store,
+                ledger=ws.ledger,
+                executor=executor,
+                config=ws.config,
+                run=name,
+                on_event=progress.event,
+            )
+        finally:
+            executor.close()
+    store, ledger = open_for_reading(root)
+    click.echo(render_markdown(gather(store, ledger, name)))
+
+
+@click.command()
+@click.argument("run", required=False)
+@click.option("--format", "fmt", type=click.Choice(["md", "json", "tsv"]), default="md", show_default=True)
+@click.option(
+    "--plot",
+    "plot_path",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="also draw every experiment and the running best into this PNG",
+)
+def report(run: str | None, fmt: str, plot_path: Path | None) -> None:
+    """The ranked candidates (with the cherry-pick command), then every experiment."""
+    store, ledger = open_for_reading(repo_root())
+    data = gather(store, ledger, run or latest_run(ledger, store))
+    click.echo(render(data, fmt), nl=False)
+    if plot_path is not None:
+        plot(data, plot_path)
+        click.echo(f"wrote {plot_path}", err=True)
+
+
+@click.command()
+@click.argument("run", required=False)
+@click.option("--json", "as_json", is_flag=True)
+def status(run: str | None, as_json: bool) -> None:
+    """Where a run stands (live while `gitresearch start` is running)."""
+    store, ledger = open_for_reading(repo_root())
+    data = gather(store, ledger, run or latest_run(ledger, store))
+    counts: dict[str, int] = {}
+    for e in data.experiments:
+        counts[e.status] = counts.get(e.status, 0) + 1
+    doc = {
+        "run": data.run,
+        "status": data.status,
+        "metric": data.metric,
+        "base_mean": data.base_mean,
+        "best_mean": data.best_mean,
+        "best_experiment": data.best_experiment,
+        "experiments": counts,
+        "rejected": data.rejected,
+        "elapsed_s": round(time.time() - data.started, 1),
+        "running": [e.number for e in data.experiments if e.status in ("running", "committed", "measured")],
+    }
+    if as_json:
+        click.echo(json.dumps(doc, indent=2))
+        return
+    click.echo(f"run {data.run}: {data.status}, {format_duration(doc['elapsed_s'])} since it started")  # type: ignore[arg-type]
+    click.echo(
+        f"  base {data.metric}: {data.base_mean if data.base_mean is None else f'{data.base_mean:.4g}'}"
+    )
+    if data.best_experiment is not None and data.best_mean is not None and data.base_mean is not None:
+        click.echo(
+            f"  best: #{data.best_experiment:04d} {data.best_mean:.4g} ({data.best_mean - data.base_mean:+.4g})"
+        )
+    click.echo(
+        "  experiments: "
+        + (", ".join(f"{n} {s}" for s, n in sorted(counts.items())) or "none yet")
+        + f"; {data.rejected} rejected"
+    )
+    for e in data.experiments[-5:]:
+        click.echo(f"  #{e.number:04d} {e.status:<9} {e.hypothesis}")
+
+
+@click.command()
+def runs() -> None:
+    """Every run in this repository, newest last."""
+    _, ledger = open_for_reading(repo_root())
+    rows = sorted(ledger.runs(), key=lambda r: r.started)
+    if not rows:
+        click.echo("no runs yet; start one with `gitresearch start`", err=True)
+        return
+    for r in rows:
+        exps = ledger.experiments(r.name)
+        accepted = sum(e.status == "accepted" for e in exps)
+        measured = sum(e.status not in ("rejected", "duplicate") for e in exps)
+        when = time.strftime("%Y-%m-%d %H:%M", time.localtime(r.started))
+        click.echo(
+            f"{r.name:<24} {r.status:<10} {when}  {measured:>4} experiments, {accepted:>3} accepted  "
+            f"base {r.base[:10]}"
+        )
+
+
+@click.command()
+@click.argument("experiments", nargs=-1, type=int)
+@click.option("--top", type=click.IntRange(min=1), help="the N best-ranked candidates")
+@click.option("--run", "run_name", help="the run (default: the latest)")
+def pick(experiments: tuple[int, ...], top: int | None, run_name: str | None) -> None:
+    """Cherry-pick winners onto your current branch (`git cherry-pick`).
+
+    EXPERIMENTS are experiment numbers; a ranked candidate is taken from the
+    candidates branch, anything else from its own branch. Refuses to run on a
+    checkout with uncommitted changes.
+    """
+    if not experiments and top is None:
+        raise UsageError("say which: `gitresearch pick 7 12` or `gitresearch pick --top 3`")
+    store, ledger = open_for_reading(repo_root())
+    name = run_name or latest_run(ledger, store)
+    data = gather(store, ledger, name)
+    if not store.checkout_is_clean():
+        raise UsageError(
+            "your checkout has uncommitted changes; commit or stash them (git stash) first, "
+            "so a cherry-pick conflict can never mix with your work"
+        )
+    shas: list[str] = []
+    if top is not None:
+        if not data.candidates:
+            raise UsageError(
+                f"run {name} has no ranked candidates (is it finalized? `gitresearch finalize {name}`)"
+            )
+        shas += [c.commit for c in data.candidates[:top]]
+    by_number = {c.experiment: c.commit for c in data.candidates}
+    known = {e.number: e.commit for e in data.experiments}
+    for n in experiments:
+        sha = by_number.get(n) or known.get(n)
+        if sha is None:
+            raise UsageError(f"run {name} has no committed experiment #{n:04d}")
+        shas.append(sha)
+    ok, output = store.cherry_pick_into_checkout(shas)
+    if not ok:
+        raise UsageError(
+            f"git cherry-pick stopped: {output}\nresolve it and `git cherry-pick --continue`, "
+            "or `git cherry-pick --abort` to undo"
+        )
+    click.echo(f"picked {len(shas)} commit(s) onto {store.current_branch() or 'HEAD'}")
+
+
+@click.command()
+@click.argument("run")
+@click.option("--losers", is_flag=True, help="only the branches of discarded and failed experiments")
+def prune(run: str, losers: bool) -> None:
+    """Delete a run's branches and notes (or only its losers' branches)."""
+    store, ledger = open_for_reading(repo_root())
+    refs = store.run(run)
+    if refs is None:
+        raise UsageError(f'no run named "{run}"; `gitresearch runs` lists them')
+    statuses = {e.number: e.status for e in ledger.experiments(run)}
+    doomed = [
+        n for n in refs.experiments if not losers or statuses.get(n) in ("discarded", "failed", "cancelled")
+    ]
+    for n in doomed:
+        store.delete_branch(run_branch(run, f"{n:04d}"))
+    if not losers:
+        for leaf in ("base", "best", "candidates"):
+            store.delete_branch(run_branch(run, leaf))
+        ledger.delete_run(run)
+    click.echo(f"deleted {len(doomed)} experiment branch(es){'' if losers else ' and the run'} of {run}")

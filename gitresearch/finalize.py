@@ -1,0 +1,256 @@
+"""Finalizing a run: how much each accepted change is worth, and the ranked candidates branch.
+
+Each accepted change's contribution is measured by leave-one-out ablation: the final stack
+rebuilt from the base without that change (cherry-picked with `git merge-tree`, so nothing
+is checked out) and benchmarked on paired seeds; the contribution is how much worse that
+stack is than the full one. `gitresearch/<run>/candidates` is then rebuilt from the base
+with one commit per accepted change, largest contribution first; a change that does not
+apply before the ones it builds on waits for them (dependency order kept). Every candidate
+commit carries a note with its evidence.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from gitresearch.config import Config
+from gitresearch.errors import GitResearchError
+from gitresearch.executor import Executor, Job, RunResult, Succeeded
+from gitresearch.ledger import ExperimentRow, Ledger
+from gitresearch.stats import improvement, mean, stdev
+from gitresearch.store import Store, run_branch
+
+
+@dataclass
+class Candidate:
+    experiment: int
+    commit: str  # the experiment's own commit
+    hypothesis: str
+    improvement: float | None  # at acceptance, against its parent (positive is better)
+    delta: float | None  # at acceptance, metric difference against its parent
+    contribution: float | None  # leave-one-out, positive is better
+    contribution_note: str
+    values: list[float]
+    ablation: dict[str, Any] | None = None
+    candidate_commit: str | None = None
+
+    @property
+    def rank_key(self) -> float:
+        value = self.contribution if self.contribution is not None else self.improvement
+        return value if value is not None else float("-inf")
+
+
+def accepted_chain(ledger: Ledger, store: Store, run: str) -> list[ExperimentRow]:
+    """The accepted experiments from the base to `best`, in the order they were accepted."""
+    refs = store.run(run)
+    if refs is None or refs.best is None:
+        return []
+    by_commit = {e.commit: e for e in ledger.experiments(run) if e.commit}
+    chain: list[ExperimentRow] = []
+    sha = refs.best
+    while sha != refs.base and sha in by_commit:
+        row = by_commit[sha]
+        chain.append(row)
+        sha = row.parent or refs.base
+    return list(reversed(chain))
+
+
+def run_batch(executor: Executor, ledger: Ledger, jobs: Sequence[Job]) -> list[RunResult]:
+    """Run `jobs` on every free slot, recording each measurement; results in completion order."""
+    pending, ids, results = list(jobs), {}, []
+    while pending or executor.running():
+        while pending and executor.free_slots() > 0:
+            job = pending.pop(0)
+            slot = executor.submit(job)
+            ids[job.key] = ledger.start_measurement(
+                job.run, job.experiment, job.seed, job.purpose, job.commit, slot.name, None
+            )
+        for result in executor.wait_any(timeout=0.5):
+            ok = isinstance(result, Succeeded)
+            reason = None if ok else getattr(result, "reason", "failed")
+            ledger.finish_measurement(
+                ids.pop(result.job.key),
+                "ok" if ok else "failed",
+                metrics=dict(result.metrics),
+                seconds=getattr(result, "seconds", None),
+                reason=reason,
+            )
+            results.append(result)
+    return results
+
+
+def finalize(
+    *,
+    store: Store,
+    ledger: Ledger,
+    executor: Executor | None,
+    config: Config,
+    run: str,
+    on_event: Callable[[str], None] = lambda line: None,
+) -> list[Candidate]:
+    metric, direction = config.objective.metric, config.objective.direction
+    refs = store.run(run)
+    if refs is None:
+        return []
+    chain = accepted_chain(ledger, store, run)
+    values = {row.number: _values(ledger, run, row.number, metric) for row in chain}
+    candidates = [
+        Candidate(
+            row.number,
+            row.commit or "",
+            row.hypothesis,
+            (row.decision or {}).get("improvement"),
+            (row.decision or {}).get("delta"),
+            None,
+            "",
+            values[row.number],
+        )
+        for row in chain
+    ]
+    if not candidates:
+        on_event("finalize: no accepted change; no candidates branch")
+        ledger.set_run(run, status="finalized", meta={"candidates": []})
+        return []
+    base_values = _values(ledger, run, 0, metric, ("baseline",))
+    best_values = values[chain[-1].number]
+    if len(candidates) == 1:
+        only = candidates[0]
+        if base_values and best_values:
+            only.contribution = improvement(direction, mean(base_values), mean(best_values))
+            only.contribution_note = "the only accepted change: its gain over the base"
+    elif executor is None:
+        for c in candidates:
+            c.contribution_note = "not ablated (finalize was interrupted); ranked by the gain at acceptance"
+    else:
+        _ablate(store, ledger, executor, config, run, refs.base, candidates, best_values, on_event)
+    _build_candidates(store, run, refs.base, candidates, config)
+    summary = [
+        {"experiment": c.experiment, "contribution": c.contribution, "commit": c.candidate_commit}
+        for c in sorted(candidates, key=lambda c: -c.rank_key)
+    ]
+    ledger.set_run(run, status="finalized", meta={"candidates": summary})
+    return sorted(candidates, key=lambda c: -c.rank_key)
+
+
+def _values(
+    ledger: Ledger, run: str, number: int, metric: str, purposes: tuple[str, ...] = ("measure", "confirm")
+) -> list[float]:
+    return [
+        m.metrics[metric]
+        for m in ledger.measurements(run, number)
+        if m.status == "ok" and m.purpose in purposes and metric in m.metrics
+    ]
+
+
+def _ablate(
+    store: Store,
+    ledger: Ledger,
+    executor: Executor,
+    config: Config,
+    run: str,
+    base: str,
+    candidates: list[Candidate],
+    best_values: list[float],
+    on_event: Callable[[str], None],
+) -> None:
+    runs = max(2, config.objective.repeats + config.search.confirm_runs)
+    jobs: list[Job] = []
+    stacks: dict[int, str] = {}
+    for c in candidates:
+        stack: str | None = base
+        for other in candidates:
+            if other is not c and stack is not None:
+                stack = store.pick_onto(stack, other.commit)
+        if stack is None:
+            c.contribution_note = (
+                "cannot be removed alone (later changes build on it); ranked by its gain at acceptance"
+            )
+            continue
+        stacks[c.experiment] = stack
+        jobs += [Job(run, c.experiment, stack, seed, "ablation") for seed in range(runs)]
+    on_event(f"finalize: leave-one-out ablation of {len(stacks)} change(s), {len(jobs)} run(s)")
+    results = run_batch(executor, ledger, jobs)
+    metric, direction = config.objective.metric, config.objective.direction
+    for c in candidates:
+        if c.experiment not in stacks:
+            continue
+        loo = [
+            r.metrics[metric]
+            for r in results
+            if r.job.experiment == c.experiment and isinstance(r, Succeeded) and metric in r.metrics
+        ]
+        c.ablation = {"commit": stacks[c.experiment], "values": loo}
+        if loo and best_values:
+            c.contribution = improvement(direction, mean(loo), mean(best_values))
+            c.contribution_note = (
+                f"leave-one-out over {len(loo)} run(s): without it, {metric} is {mean(loo):.4g}"
+            )
+        else:
+            c.contribution_note = "the ablation runs failed; ranked by its gain at acceptance"
+
+
+def _build_candidates(store: Store, run: str, base: str, candidates: list[Candidate], config: Config) -> None:
+    ranked = sorted(candidates, key=lambda c: -c.rank_key)
+    placed = _place(store, base, ranked, config)
+    if placed is None:  # some change only applies after ones ranked below it: keep acceptance order
+        placed = _place(store, base, candidates, config)
+    if placed is None:
+        raise GitResearchError(
+            "the accepted changes do not re-apply onto the base in acceptance order; "
+            f"the chain gitresearch/{run}/best is intact, but no candidates branch was built"
+        )
+    tip = base
+    for rank, (c, sha) in enumerate(placed, start=1):
+        c.candidate_commit = sha
+        tip = sha
+        spread = stdev(c.values) if len(c.values) > 1 else None
+        store.write_note(
+            sha,
+            {
+                "gitresearch": 1,
+                "run": run,
+                "candidate_rank": rank,
+                "experiment": c.experiment,
+                "source_commit": c.commit,
+                "hypothesis": c.hypothesis,
+                "metric": config.objective.metric,
+                "delta": c.delta,
+                "improvement": c.improvement,
+                "contribution": c.contribution,
+                "contribution_note": c.contribution_note,
+                "runs": c.values,
+                "mean": mean(c.values) if c.values else None,
+                "spread": spread,
+                "ablation": c.ablation,
+            },
+        )
+    store.set_branch(run_branch(run, "candidates"), tip)
+
+
+def _place(
+    store: Store, base: str, order: Sequence[Candidate], config: Config
+) -> list[tuple[Candidate, str]] | None:
+    placed: list[tuple[Candidate, str]] = []
+    waiting = list(order)
+    tip = base
+    while waiting:
+        progress = False
+        for c in list(waiting):
+            message = _with_trailer(store.message(c.commit), c, config)
+            sha = store.pick_onto(tip, c.commit, message)
+            if sha is not None:
+                placed.append((c, sha))
+                tip = sha
+                waiting.remove(c)
+                progress = True
+                break  # re-scan from the highest-ranked waiting change
+        if not progress:
+            return None
+    return placed
+
+
+def _with_trailer(message: str, c: Candidate, config: Config) -> str:
+    value = "unknown" if c.contribution is None else f"{c.contribution:+.6g}"
+    return message.rstrip("\n") + f"\nGitresearch-Contribution: {value} {config.objective.metric}\n"

@@ -1,0 +1,90 @@
+"""The live display of a running search, on stderr.
+
+Events (an experiment accepted, a failure, the base's noise) are printed as timestamped
+lines. On a terminal, one status line below them is redrawn every second: experiments
+done of the budget, time left, the best so far with its delta, and what each slot runs.
+When stderr is not a terminal (a log file, CI) the status line is printed every 30 s.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Callable, Mapping
+from typing import TextIO
+
+from gitresearch.durations import format_duration
+from gitresearch.executor import Job, Slot
+
+
+class Progress:
+    def __init__(self, stream: TextIO | None = None, every: float | None = None) -> None:
+        self.stream = stream or sys.stderr
+        self.tty = self.stream.isatty()
+        self.every = every if every is not None else (1.0 if self.tty else 30.0)
+        self.last = 0.0
+        self.status = ""
+
+    def event(self, line: str) -> None:
+        self._clear()
+        self.stream.write(time.strftime("%H:%M:%S ") + line + "\n")
+        self._draw()
+
+    def tick(self, render: Callable[[], str]) -> None:
+        now = time.monotonic()
+        if now - self.last < self.every:
+            return
+        self.last = now
+        self.status = render()
+        if self.tty:
+            self._clear()
+            self._draw()
+        else:
+            self.stream.write(time.strftime("%H:%M:%S ") + self.status + "\n")
+            self.stream.flush()
+
+    def close(self) -> None:
+        self._clear()
+        self.status = ""
+
+    def _clear(self) -> None:
+        if self.tty and self.status:
+            self.stream.write("\r\x1b[2K")
+
+    def _draw(self) -> None:
+        if self.tty and self.status:
+            self.stream.write(self.status[:200])
+        self.stream.flush()
+
+
+def status_line(
+    *,
+    done: int,
+    budget: int,
+    seconds_left: float,
+    metric: str,
+    best: float | None,
+    delta: float | None,
+    best_number: int | None,
+    running: Mapping[str, tuple[Job, Slot]],
+    slots: tuple[Slot, ...],
+    started: Mapping[str, float],
+) -> str:
+    parts = [f"[{done}/{budget}]", f"{format_duration(max(seconds_left, 0))} left"]
+    if best is not None:
+        where = f"#{best_number:04d}" if best_number else "base"
+        parts.append(
+            f"best {metric} {best:.4g} ({delta:+.3g}, {where})"
+            if delta
+            else f"best {metric} {best:.4g} ({where})"
+        )
+    busy = {slot.name: job for job, slot in running.values()}
+    for slot in slots:
+        job = busy.get(slot.name)
+        if job is None:
+            parts.append(f"{slot.name}: idle")
+        else:
+            label = "base" if job.experiment == 0 else f"#{job.experiment:04d}"
+            age = time.time() - started.get(job.key, time.time())
+            parts.append(f"{slot.name}: {label} {job.purpose} s{job.seed} {format_duration(age)}")
+    return " | ".join(parts)

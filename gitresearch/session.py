@@ -1,0 +1,163 @@
+"""Assembling a run from the command line's options: config, lock, store, ledger, slots, proposer.
+
+`start`, `finalize` and the read-only commands share this so that the click layer stays a
+thin translation of options, and so that every command sees the same resolved config.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from gitresearch.boundaries import Boundaries, load_boundaries
+from gitresearch.config import CONFIG_NAME, Config, ProposerName
+from gitresearch.errors import UsageError
+from gitresearch.gpus import detect, plan_slots
+from gitresearch.ledger import Ledger
+from gitresearch.pool import LocalExecutor, PoolSettings
+from gitresearch.proposals import Proposer
+from gitresearch.rebuild import sync_from_git
+from gitresearch.sources import find_repo_root
+from gitresearch.store import Store
+from gitresearch.sweep import SweepProposer
+
+
+@dataclass(frozen=True)
+class Overrides:
+    experiments: int | None = None
+    wall_clock: float | None = None
+    gpus: str | None = None  # "all" | "none" | "0,1"
+    jobs: int | None = None
+    seed: int | None = None
+    proposer: ProposerName | None = None
+
+
+def repo_root(start: Path | None = None) -> Path:
+    here = start or Path.cwd()
+    root = find_repo_root(here)
+    if root is None:
+        raise UsageError(
+            f"{here.resolve()} is not inside a git repository; gitresearch works on git repositories"
+        )
+    return root
+
+
+def config_path(root: Path, given: Path | None) -> Path:
+    path = given if given is not None else root / CONFIG_NAME
+    if not path.exists():
+        raise UsageError(
+            f"no {path.name} in {path.parent}: run `gitresearch init` to write one "
+            "(it says what may change and how to measure), then `gitresearch check`"
+        )
+    return path
+
+
+def apply_overrides(config: Config, o: Overrides) -> Config:
+    budget, search = config.budget, config.search
+    if o.experiments is not None:
+        budget = dataclasses.replace(budget, experiments=o.experiments)
+    if o.wall_clock is not None:
+        budget = dataclasses.replace(budget, wall_clock=o.wall_clock)
+    if o.jobs is not None:
+        budget = dataclasses.replace(budget, jobs=o.jobs)
+    if o.gpus is not None:
+        budget = dataclasses.replace(budget, gpus=parse_gpus(o.gpus))
+    if o.seed is not None:
+        search = dataclasses.replace(search, seed=o.seed)
+    if o.proposer is not None:
+        search = dataclasses.replace(search, proposer=o.proposer)
+    return dataclasses.replace(config, budget=budget, search=search)
+
+
+def parse_gpus(text: str) -> Literal["all", "none"] | tuple[int, ...]:
+    if text == "all":
+        return "all"
+    if text == "none":
+        return "none"
+    try:
+        ids = tuple(int(part) for part in text.split(",") if part.strip())
+    except ValueError:
+        raise UsageError(f'--gpus takes "all", "none" or ids like 0,1; not "{text}"') from None
+    if not ids or any(i < 0 for i in ids):
+        raise UsageError(f'--gpus takes "all", "none" or ids like 0,1; not "{text}"')
+    return ids
+
+
+def make_proposer(
+    config: Config, boundaries: Boundaries, store: Store, base: str, say: Callable[[str], None]
+) -> Proposer:
+    choice = config.search.proposer
+    if choice in ("llm", "hybrid"):
+        raise UsageError(
+            f'proposer "{choice}" is not built yet in this version; use "sweep" (or "auto", which picks it)'
+        )
+    sweep = SweepProposer(boundaries, store.source(base), config.objective.direction, config.search.seed)
+    if choice == "auto":
+        why = (
+            "[agent] is configured, but the LLM proposer is not built yet"
+            if config.agent
+            else "no [agent] configured"
+        )
+        say(f"proposer: sweep ({why})")
+    if sweep.size == 0:
+        raise UsageError(
+            "the allowed regions hold no tunable literal, so the sweep has nothing to search; "
+            "run `gitresearch check` to see the regions and the search space"
+        )
+    return sweep
+
+
+@dataclass
+class Workspace:
+    root: Path
+    store: Store
+    ledger: Ledger
+    boundaries: Boundaries
+    config: Config
+
+
+def open_workspace(root: Path, config_file: Path | None, overrides: Overrides = Overrides()) -> Workspace:
+    path = config_path(root, config_file)
+    store = Store(root)
+    base_source = store.source(store.head())
+    boundaries = load_boundaries(path, root, base_source)
+    config = apply_overrides(boundaries.config, overrides)
+    boundaries = dataclasses.replace(boundaries, config=config)
+    ledger = Ledger(store.state_dir / "ledger.sqlite")
+    return Workspace(root, store, ledger, boundaries, config)
+
+
+def open_for_reading(root: Path) -> tuple[Store, Ledger]:
+    """Store and ledger, the ledger brought in line with git (runs fetched from elsewhere too)."""
+    store = Store(root)
+    ledger = Ledger(store.state_dir / "ledger.sqlite")
+    sync_from_git(store, ledger)
+    return store, ledger
+
+
+def make_executor(ws: Workspace, say: Callable[[str], None]) -> LocalExecutor:
+    detection = detect(os.environ)
+    slots, line = plan_slots(ws.config, detection)
+    say(f"slots: {line}")
+    base = ws.store.head()
+    source = ws.store.source(base)
+    protected = tuple(p for p in source.files() if ws.boundaries.protected(p) and not p.startswith(".git"))
+    return LocalExecutor(ws.store, ws.config, slots, PoolSettings(ws.store.state_dir, ws.root, protected))
+
+
+def default_run_name() -> str:
+    return time.strftime("%Y%m%d-%H%M%S")
+
+
+def latest_run(ledger: Ledger, store: Store) -> str:
+    names = [r.name for r in sorted(ledger.runs(), key=lambda r: r.started)]
+    if not names:
+        names = [r.name for r in store.runs()]
+    if not names:
+        raise UsageError("no gitresearch run in this repository yet; start one with `gitresearch start`")
+    return names[-1]

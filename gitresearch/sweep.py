@@ -1,0 +1,288 @@
+"""The built-in search over the constants in the allowed regions (no LLM).
+
+The engine works in a unit cube (each knob's range on its own scale mapped to [0, 1]) and
+changes only a few knobs per proposal, so every accepted change stays a readable,
+cherry-pickable commit ("set BETAS[1] to 0.95"):
+
+1. screening: each knob is probed once up and once down from the incumbent (a step of 0.3
+   of its range, about ×4 on a log scale); a probe that is accepted is followed by another
+   step the same way, a line search;
+2. then, alternately, Optuna's TPE (multivariate, fitted on every measured assignment)
+   suggests a point and the 1 to 3 knobs where it differs most from the incumbent are
+   moved there; or a local Gaussian move of one or two knobs around the incumbent.
+
+Everything random comes from one seed, so with one slot the same seed gives the same
+sequence of proposals. `SweepEngine` knows nothing of git, so the search-efficiency bench
+drives it on synthetic objectives; `SweepProposer` binds it to the repository's literals.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from collections import deque
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import optuna
+from optuna.distributions import BaseDistribution, CategoricalDistribution, FloatDistribution
+from optuna.trial import TrialState, create_trial
+
+from gitresearch.boundaries import Boundaries
+from gitresearch.proposals import Context, Outcome, Proposal
+from gitresearch.searchspace import Knob, boundary_knobs
+from gitresearch.sources import FileSource
+from gitresearch.stats import Direction
+from gitresearch.validator import Violation
+
+Value = int | float | bool
+SCREEN_STEP = 0.3
+LOCAL_SIGMA = 0.15
+
+
+@dataclass(frozen=True)
+class Dim:
+    label: str
+    kind: str  # int | float | bool
+    low: float
+    high: float
+    scale: str
+
+    def to_unit(self, value: Value) -> float:
+        if self.kind == "bool":
+            return 1.0 if value else 0.0
+        v = float(value)
+        if self.scale in ("log", "log-int"):
+            lo, hi, v = math.log(self.low), math.log(self.high), math.log(min(max(v, self.low), self.high))
+        elif self.scale == "log1m":
+            lo, hi = -math.log(1 - self.low), -math.log(1 - self.high)
+            v = -math.log(1 - min(max(v, self.low), self.high))
+        else:
+            lo, hi = self.low, self.high
+            v = min(max(v, lo), hi)
+        return 0.5 if hi == lo else (v - lo) / (hi - lo)
+
+    def from_unit(self, u: float) -> Value:
+        u = min(max(u, 0.0), 1.0)
+        if self.kind == "bool":
+            return u >= 0.5
+        if self.scale in ("log", "log-int"):
+            v = math.exp(math.log(self.low) + u * (math.log(self.high) - math.log(self.low)))
+        elif self.scale == "log1m":
+            lo, hi = -math.log(1 - self.low), -math.log(1 - self.high)
+            v = 1 - math.exp(-(lo + u * (hi - lo)))
+        else:
+            v = self.low + u * (self.high - self.low)
+        if self.kind == "int":
+            return round(v)
+        return float(f"{v:.3g}")  # three significant digits: values a person would write
+
+    def distribution(self) -> BaseDistribution:
+        if self.kind == "bool":
+            return CategoricalDistribution([False, True])
+        return FloatDistribution(0.0, 1.0)
+
+
+def dims_from_knobs(knobs: Sequence[Knob]) -> list[Dim]:
+    return [Dim(k.label, k.kind, k.low, k.high, k.scale) for k in knobs]
+
+
+class SweepEngine:
+    """Proposes changes of a few knobs at a time; learns from every measured assignment."""
+
+    def __init__(
+        self, dims: Sequence[Dim], incumbent: Mapping[str, Value], direction: Direction, seed: int
+    ) -> None:
+        optuna.logging.set_verbosity(optuna.logging.WARNING)
+        self.dims = {d.label: d for d in dims}
+        self.incumbent: dict[str, Value] = dict(incumbent)
+        self.direction = direction
+        self.rng = random.Random(seed)
+        self.study = optuna.create_study(
+            direction=direction,
+            sampler=optuna.samplers.TPESampler(
+                seed=seed, multivariate=True, n_startup_trials=max(5, len(dims) // 2)
+            ),
+        )
+        self.seen: set[tuple[Any, ...]] = {self._key(self.incumbent)}
+        order = list(self.dims)
+        self.rng.shuffle(order)
+        self.screen: deque[tuple[str, int]] = deque(
+            [(label, +1) for label in order] + [(label, -1) for label in order]
+        )
+        self.accepted_moves: set[tuple[str, int]] = set()
+        self.turn = 0
+
+    def _key(self, assignment: Mapping[str, Value]) -> tuple[Any, ...]:
+        return tuple(assignment[label] for label in self.dims)
+
+    def _assignment(self, changes: Mapping[str, Value]) -> dict[str, Value]:
+        return {**self.incumbent, **changes}
+
+    def propose(self) -> tuple[dict[str, Value], str] | None:
+        """Changes to the incumbent, and a word on how they were chosen; None if nothing new is found."""
+        for _ in range(200):
+            found = self._next()
+            if found is None:
+                return None
+            changes, how = found
+            changes = {k: v for k, v in changes.items() if v != self.incumbent[k]}
+            if not changes:
+                continue
+            key = self._key(self._assignment(changes))
+            if key in self.seen:
+                continue
+            self.seen.add(key)
+            return changes, how
+        return None
+
+    def _next(self) -> tuple[dict[str, Value], str] | None:
+        while self.screen:
+            label, sign = self.screen.popleft()
+            if (label, -sign) in self.accepted_moves:
+                continue  # the other direction already paid off
+            dim = self.dims[label]
+            if dim.kind == "bool":
+                if sign < 0:
+                    continue
+                return {label: not self.incumbent[label]}, "screening: flip"
+            u = dim.to_unit(self.incumbent[label]) + sign * SCREEN_STEP
+            if u < -1e-9 or u > 1 + 1e-9:
+                continue
+            return {label: dim.from_unit(u)}, f"screening: step {'up' if sign > 0 else 'down'}"
+        if not self.dims:
+            return None
+        self.turn += 1
+        return self._tpe() if self.turn % 2 else self._local()
+
+    def _tpe(self) -> tuple[dict[str, Value], str]:
+        trial = self.study.ask({label: d.distribution() for label, d in self.dims.items()})
+        self.study.tell(trial, state=TrialState.FAIL)  # only a suggestion; the measurement is added later
+        gaps = sorted(
+            self.dims,
+            key=lambda label: (
+                -abs(float(trial.params[label]) - self.dims[label].to_unit(self.incumbent[label]))
+            ),
+        )
+        k = self.rng.choice((1, 1, 2, 2, 3))
+        return {
+            label: self.dims[label].from_unit(float(trial.params[label])) for label in gaps[:k]
+        }, "TPE suggestion"
+
+    def _local(self) -> tuple[dict[str, Value], str]:
+        labels = self.rng.sample(list(self.dims), k=min(len(self.dims), self.rng.choice((1, 1, 2))))
+        changes: dict[str, Value] = {}
+        for label in labels:
+            dim = self.dims[label]
+            if dim.kind == "bool":
+                changes[label] = not self.incumbent[label]
+            else:
+                changes[label] = dim.from_unit(
+                    dim.to_unit(self.incumbent[label]) + self.rng.gauss(0.0, LOCAL_SIGMA)
+                )
+        return changes, "local move around the incumbent"
+
+    def observe(
+        self,
+        changes: Mapping[str, Value],
+        base: Mapping[str, Value],
+        value: float | None,
+        accepted: bool,
+        how: str,
+    ) -> None:
+        assignment = {**base, **changes}
+        params = {
+            label: (bool(v) if self.dims[label].kind == "bool" else self.dims[label].to_unit(v))
+            for label, v in assignment.items()
+            if label in self.dims
+        }
+        distributions = {label: d.distribution() for label, d in self.dims.items()}
+        if value is None or not math.isfinite(value):
+            self.study.add_trial(
+                create_trial(state=TrialState.FAIL, params=params, distributions=distributions)
+            )
+        else:
+            self.study.add_trial(create_trial(params=params, distributions=distributions, value=value))
+        if accepted:
+            self.incumbent.update(changes)
+            self.seen.add(self._key(self.incumbent))
+            if how.startswith("screening: step") and len(changes) == 1:
+                (label,) = changes
+                sign = 1 if how.endswith("up") else -1
+                self.accepted_moves.add((label, sign))
+                self.screen.appendleft((label, sign))  # keep going the way that paid off
+
+
+class SweepProposer:
+    """The engine bound to the repository: knobs are literals, proposals are file edits."""
+
+    name = "sweep"
+
+    def __init__(
+        self, boundaries: Boundaries, base_source: FileSource, direction: Direction, seed: int
+    ) -> None:
+        self.boundaries = boundaries
+        knobs = boundary_knobs(boundaries, base_source)
+        self.engine = SweepEngine(dims_from_knobs(knobs), {k.label: k.value for k in knobs}, direction, seed)
+        self.paths = {k.label: k.path for k in knobs}
+
+    @property
+    def size(self) -> int:
+        return len(self.paths)
+
+    def propose(self, ctx: Context) -> Proposal | None:
+        found = self.engine.propose()
+        if found is None:
+            return None
+        changes, how = found
+        return self._build(changes, how, ctx)
+
+    def _build(self, changes: Mapping[str, Value], how: str, ctx: Context) -> Proposal | None:
+        current = {k.label: k for k in boundary_knobs(self.boundaries, ctx.source)}
+        if any(label not in current for label in changes):
+            return None
+        files: dict[str, str] = {}
+        for path in sorted({current[label].path for label in changes}):
+            text = (ctx.source.read_bytes(path) or b"").decode("utf-8")
+            for knob in sorted(
+                (current[lb] for lb in changes if current[lb].path == path), key=lambda k: -k.start
+            ):
+                text = text[: knob.start] + knob.render(changes[knob.label]) + text[knob.end :]
+            files[path] = text
+        parts = [
+            f"{label} to {current[label].render(v)} (was {current[label].text})"
+            for label, v in changes.items()
+        ]
+        hypothesis = "Set " + " and ".join(parts)
+        return Proposal(
+            "sweep",
+            hypothesis,
+            f"sweep, {how}.",
+            ctx.parent,
+            files=files,
+            meta={
+                "knobs": {label: v for label, v in changes.items()},
+                "base": {label: current[label].value for label in current},
+                "how": how,
+            },
+        )
+
+    def rebase(self, proposal: Proposal, ctx: Context) -> Proposal | None:
+        changes = dict(proposal.meta.get("knobs", {}))
+        return self._build(changes, str(proposal.meta.get("how", "re-applied")), ctx) if changes else None
+
+    def observe(self, outcome: Outcome) -> None:
+        meta = outcome.proposal.meta
+        if outcome.proposal.proposer != "sweep" and "knobs" not in meta:
+            return
+        self.engine.observe(
+            dict(meta.get("knobs", {})),
+            dict(meta.get("base", self.engine.incumbent)),
+            outcome.value,
+            outcome.accepted,
+            str(meta.get("how", "")),
+        )
+
+    def rejected(self, proposal: Proposal, violations: Sequence[Violation]) -> None:
+        del proposal, violations  # literal edits inside regions are always legal; nothing to learn
