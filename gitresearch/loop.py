@@ -5,7 +5,7 @@ threads and hands results back through `wait_any`, so every decision, ledger wri
 note happens here, in order. An experiment goes through
 
     proposed -> (rejected | duplicate | committed) -> measured on the paired seeds
-    -> gate (t90 against its parent) -> confirmation on fresh seeds (t99, fresh runs only)
+    -> gate (t90 against its parent) -> confirmation on fresh seeds (t99.9, fresh runs only)
     -> accepted (the incumbent advances) | discarded | failed
 
 and one that passed against a parent that is no longer the incumbent is re-applied onto
@@ -557,7 +557,7 @@ class Search:
             return
         fresh = exp.values(self.metric, ("confirm",))
         test = compare(
-            self.direction, parent_values, fresh, self.noise(), self.config.objective.min_improvement, "99"
+            self.direction, parent_values, fresh, self.noise(), self.config.objective.min_improvement, "99.9"
         )
         self._conclude(exp, test)
 
@@ -577,6 +577,10 @@ class Search:
         self.ledger.set_run(self.run, best=exp.commit)
 
     def _reapply(self, exp: Experiment, test: Test) -> None:
+        if self.committed >= self.config.budget.experiments or self.stop_reason:
+            self._decide(exp, "discarded", "it beat an older incumbent, but the budget leaves no room to "
+                         "re-apply it on the current one", test)
+            return
         rebased = self.proposer.rebase(exp.proposal, self._context(self.incumbent))
         if rebased is None:
             self._decide(

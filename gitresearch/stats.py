@@ -4,9 +4,11 @@ Noise is the spread between seeds of one commit, pooled over every commit measur
 than once (the base's `baseline_runs` first, then confirmations as they accumulate), with
 its degrees of freedom, so that a small early sample is judged with Student's t and not
 trusted like a large one. A candidate first passes a loose gate on its paired-seed runs
-(one-sided t at 90%), then must beat its parent on fresh seeds alone (one-sided t at 99%)
-by more than `min_improvement`: the gate runs were chosen because they looked good, the
-confirmation runs were not, so only they count for acceptance.
+(one-sided t at 90%), then must beat its parent on fresh seeds alone (one-sided t at
+99.9%) by more than `min_improvement`: the gate runs were chosen because they looked good,
+the confirmation runs were not, so only they count for acceptance. The strict level is
+what keeps a night of ~100 experiments on a pure-noise metric from accepting anything
+(about 10 reach confirmation, each passing by luck with probability 0.001).
 """
 
 from __future__ import annotations
@@ -37,29 +39,30 @@ _T90 = {
     60: 1.296,
     120: 1.289,
 }
-_T99 = {
-    1: 31.82,
-    2: 6.965,
-    3: 4.541,
-    4: 3.747,
-    5: 3.365,
-    6: 3.143,
-    7: 2.998,
-    8: 2.896,
-    9: 2.821,
-    10: 2.764,
-    12: 2.681,
-    15: 2.602,
-    20: 2.528,
-    30: 2.457,
-    60: 2.390,
-    120: 2.358,
+_T999 = {
+    1: 318.3,
+    2: 22.33,
+    3: 10.21,
+    4: 7.173,
+    5: 5.893,
+    6: 5.208,
+    7: 4.785,
+    8: 4.501,
+    9: 4.297,
+    10: 4.144,
+    12: 3.930,
+    15: 3.733,
+    20: 3.552,
+    30: 3.385,
+    60: 3.232,
+    120: 3.160,
 }
-_TINF = {"90": 1.282, "99": 2.326}
+_TINF = {"90": 1.282, "99.9": 3.090}
+Level = Literal["90", "99.9"]
 
 
-def t_critical(df: int, level: Literal["90", "99"]) -> float:
-    table = _T90 if level == "90" else _T99
+def t_critical(df: int, level: Level) -> float:
+    table = _T90 if level == "90" else _T999
     if df <= 0:
         return math.inf
     if df in table:
@@ -124,7 +127,7 @@ def compare(
     candidate: Sequence[float],
     noise: Noise,
     min_improvement: float,
-    level: Literal["90", "99"],
+    level: Level,
 ) -> Test:
     """Does `candidate` beat `parent` by more than the noise (at `level`) and `min_improvement`?"""
     gain = improvement(direction, mean(parent), mean(candidate))
