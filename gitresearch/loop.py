@@ -578,8 +578,12 @@ class Search:
 
     def _reapply(self, exp: Experiment, test: Test) -> None:
         if self.committed >= self.config.budget.experiments or self.stop_reason:
-            self._decide(exp, "discarded", "it beat an older incumbent, but the budget leaves no room to "
-                         "re-apply it on the current one", test)
+            self._decide(
+                exp,
+                "discarded",
+                "it beat an older incumbent, but the budget leaves no room to re-apply it on the current one",
+                test,
+            )
             return
         rebased = self.proposer.rebase(exp.proposal, self._context(self.incumbent))
         if rebased is None:

@@ -3,9 +3,10 @@
 Every tunable literal (int, float, bool, each element of a numeric tuple) found inside a
 region becomes a `Knob` with its location, current value, and the range and scale a search
 would use. The ranges are deliberately simple, written so a researcher can predict them:
-values in (0, 0.5) and above 1 are searched on a log scale over a decade each way, values
-in [0.5, 1) (momenta, betas, decays) on the log of their distance to 1, ints over a factor
-of four, booleans both ways. Literals that are plainly not hyperparameters (indices and
+values in (0, 0.5) and above 1, and ints above 4, are searched on a log scale over a decade
+each way; values in [0.5, 1) (momenta, betas, decays) on the log of their distance to 1,
+from a tenth of it to a hundred times it (capped at 0.5); small ints linearly up to four
+times; booleans both ways. Literals that are plainly not hyperparameters (indices and
 slices, 0/1/-1 passed positionally, docstrings) are left out.
 """
 
@@ -84,14 +85,15 @@ def space_range(value: Value) -> tuple[float, float, Scale]:
             return float(value * 4), float(-value * 4), "int"
         if value <= 4:
             return 1.0, float(value * 4), "int"
-        return float(max(1, value // 4)), float(value * 4), "log-int"
+        return float(max(1, value // 10)), float(value * 10), "log-int"
     if value == 0.0:
         return 0.0, 1.0, "linear"
     if value < 0:
         return value * 2, -value * 2, "linear"
     if 0.5 <= value < 1.0:
         gap = 1.0 - value
-        return 1.0 - min(0.5, gap * 10), 1.0 - gap / 10, "log1m"
+        # asymmetric on purpose: a momentum or beta is far more often too close to 1 than too far
+        return 1.0 - min(0.5, gap * 100), 1.0 - gap / 10, "log1m"
     return value / 10, value * 10, "log"
 
 

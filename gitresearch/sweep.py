@@ -76,7 +76,10 @@ class Dim:
             v = self.low + u * (self.high - self.low)
         if self.kind == "int":
             return round(v)
-        return float(f"{v:.3g}")  # three significant digits: values a person would write
+        # three significant digits, values a person would write; for a beta, of its gap to 1
+        if self.scale == "log1m":
+            return round(1 - float(f"{1 - v:.3g}"), 12)
+        return float(f"{v:.3g}")
 
     def distribution(self) -> BaseDistribution:
         if self.kind == "bool":

@@ -17,7 +17,7 @@ from gitresearch.store import Store
 from tests.conftest import GitRepo, make_repo
 from tests.test_store import snapshot
 
-QUADRATIC = '''\
+QUADRATIC = """\
 import math, os, random
 # --- knobs ---
 LR = 0.01        # best near 0.1
@@ -32,9 +32,9 @@ loss += rng.gauss(0, NOISE)
 print("---")
 print(f"loss: {loss:.6f}")
 print(f"seconds: {0.01 * seed}")
-'''
+"""
 
-CONFIG = '''\
+CONFIG = """\
 [objective]
 command = "python bench.py"
 metric = "loss"
@@ -54,13 +54,19 @@ max_consecutive_failures = 3
 [[allow]]
 path = "bench.py"
 regions = ["LR", "MOMENTUM", "WIDTH", "USE_NORM"]
-'''
+"""
 
 
-def bench_repo(root: Path, *, noise: float = 0.02, experiments: int = 20, jobs: int = 2,
-               bench: str = QUADRATIC) -> GitRepo:
-    return make_repo(root, {"bench.py": bench.replace("NOISE", repr(noise)),
-                            "boundaries.toml": CONFIG.format(experiments=experiments, jobs=jobs)})
+def bench_repo(
+    root: Path, *, noise: float = 0.02, experiments: int = 20, jobs: int = 2, bench: str = QUADRATIC
+) -> GitRepo:
+    return make_repo(
+        root,
+        {
+            "bench.py": bench.replace("NOISE", repr(noise)),
+            "boundaries.toml": CONFIG.format(experiments=experiments, jobs=jobs),
+        },
+    )
 
 
 def ledger_of(repo: GitRepo) -> Ledger:
@@ -96,8 +102,9 @@ def test_start_finds_improvements_and_ranks_them(tmp_path: Path) -> None:
     assert len(cands) == len(accepted)
     first = json.loads(repo.git("notes", "--ref", "gitresearch", "show", cands[0]))
     assert first["candidate_rank"] == 1 and "contribution" in first and first["runs"]
-    contributions = [json.loads(repo.git("notes", "--ref", "gitresearch", "show", c))["contribution"]
-                     for c in cands]
+    contributions = [
+        json.loads(repo.git("notes", "--ref", "gitresearch", "show", c))["contribution"] for c in cands
+    ]
     measured = [c for c in contributions if c is not None]
     assert measured == sorted(measured, reverse=True) or len(measured) < len(contributions)
     # the candidates stack has the same code as the incumbent
@@ -118,14 +125,18 @@ def test_report_status_runs_formats_and_plot(tmp_path: Path) -> None:
     assert repo.gitresearch("report", "--plot", str(plot)).returncode == 0
     assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     status = json.loads(repo.gitresearch("status", "--json").stdout)
-    assert status["run"] == "a" and status["status"] == "finalized" and sum(status["experiments"].values()) == 8
+    assert (
+        status["run"] == "a" and status["status"] == "finalized" and sum(status["experiments"].values()) == 8
+    )
     runs = repo.gitresearch("runs").stdout
     assert runs.startswith("a ") and "8 experiments" in runs
 
 
 def test_pure_noise_accepts_nothing(tmp_path: Path) -> None:
-    bench = 'import os, random\nLR = 0.01\nMOMENTUM = 0.5\nWIDTH = 8\nUSE_NORM = False\n' \
-            'print(f"loss: {random.gauss(0, 1):.6f}")\n'  # fresh randomness every run, knobs ignored
+    bench = (
+        "import os, random\nLR = 0.01\nMOMENTUM = 0.5\nWIDTH = 8\nUSE_NORM = False\n"
+        'print(f"loss: {random.gauss(0, 1):.6f}")\n'
+    )  # fresh randomness every run, knobs ignored
     repo = bench_repo(tmp_path / "r", experiments=40, bench=bench)
     done = repo.gitresearch("start", "--name", "noise")
     assert done.returncode == 0, done.stderr[-2000:]
@@ -147,8 +158,12 @@ def test_crashing_experiments_trip_the_breaker(tmp_path: Path) -> None:
 
 def test_a_failing_base_stops_at_once(tmp_path: Path) -> None:
     repo = bench_repo(tmp_path / "r", bench="raise SystemExit('no data found')\nLR = 0.01\n")
-    repo.write("boundaries.toml", CONFIG.format(experiments=5, jobs=1).replace(
-        'regions = ["LR", "MOMENTUM", "WIDTH", "USE_NORM"]', 'regions = ["LR"]'))
+    repo.write(
+        "boundaries.toml",
+        CONFIG.format(experiments=5, jobs=1).replace(
+            'regions = ["LR", "MOMENTUM", "WIDTH", "USE_NORM"]', 'regions = ["LR"]'
+        ),
+    )
     repo.commit("config")
     done = repo.gitresearch("start", "--name", "broken")
     assert done.returncode == 3
@@ -168,8 +183,13 @@ def test_same_seed_same_proposals(tmp_path: Path) -> None:
 def test_killed_mid_run_then_resumed(tmp_path: Path) -> None:
     slow = QUADRATIC.replace('print("---")', 'import time; time.sleep(0.25)\nprint("---")')
     repo = bench_repo(tmp_path / "r", experiments=14, bench=slow)
-    proc = subprocess.Popen([sys.executable, "-m", "gitresearch", "start", "--name", "k"], cwd=repo.root,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "gitresearch", "start", "--name", "k"],
+        cwd=repo.root,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     time.sleep(6.0)
     proc.send_signal(signal.SIGKILL)
     proc.wait()
@@ -183,7 +203,9 @@ def test_killed_mid_run_then_resumed(tmp_path: Path) -> None:
     assert len(committed) == 14  # the budget counts what ran before the kill
     for number, sha in before.items():  # nothing lost, nothing rewritten
         assert next(e for e in rows if e.number == number).commit == sha
-    assert all(e.status in ("accepted", "discarded", "failed", "cancelled", "duplicate", "rejected") for e in rows)
+    assert all(
+        e.status in ("accepted", "discarded", "failed", "cancelled", "duplicate", "rejected") for e in rows
+    )
     numbers = [e.number for e in rows]
     assert len(numbers) == len(set(numbers))
 
@@ -191,8 +213,13 @@ def test_killed_mid_run_then_resumed(tmp_path: Path) -> None:
 def test_ctrl_c_stops_cleanly_and_reports(tmp_path: Path) -> None:
     slow = QUADRATIC.replace('print("---")', 'import time; time.sleep(0.3)\nprint("---")')
     repo = bench_repo(tmp_path / "r", experiments=50, bench=slow)
-    proc = subprocess.Popen([sys.executable, "-m", "gitresearch", "start", "--name", "c"], cwd=repo.root,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "gitresearch", "start", "--name", "c"],
+        cwd=repo.root,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     time.sleep(5.0)
     proc.send_signal(signal.SIGINT)
     out, err = proc.communicate(timeout=60)
