@@ -12,6 +12,10 @@ if [ ! -x .venv/bin/python ]; then
 fi
 echo "==> installing gitresearch[test]" >&2
 .venv/bin/python -m pip install --quiet --disable-pip-version-check --upgrade pip
+# The demo's smoke test needs PyTorch: the CPU build is pinned here, for CI only.
+if ! .venv/bin/python -c "import torch" 2>/dev/null; then
+    .venv/bin/python -m pip install --quiet --disable-pip-version-check "torch==2.13.0"
+fi
 .venv/bin/python -m pip install --quiet --disable-pip-version-check -e '.[test]'
 
 echo "==> ruff" >&2
