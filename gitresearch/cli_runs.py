@@ -164,6 +164,7 @@ def start(
                     config=ws.config,
                     run=name,
                     on_event=say,
+                    deadline=search.deadline,
                 )
         finally:
             executor.close()

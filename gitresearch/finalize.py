@@ -11,6 +11,7 @@ commit carries a note with its evidence.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -57,10 +58,20 @@ def accepted_chain(ledger: Ledger, store: Store, run: str) -> list[ExperimentRow
     return list(reversed(chain))
 
 
-def run_batch(executor: Executor, ledger: Ledger, jobs: Sequence[Job]) -> list[RunResult]:
-    """Run `jobs` on every free slot, recording each measurement; results in completion order."""
+def run_batch(
+    executor: Executor, ledger: Ledger, jobs: Sequence[Job], deadline: float | None = None
+) -> list[RunResult]:
+    """Run `jobs` on every free slot, recording each measurement; results in completion order.
+
+    At `deadline` (a time.time() value) nothing more is started and what runs is cancelled.
+    """
     pending, ids, results = list(jobs), {}, []
     while pending or executor.running():
+        late = deadline is not None and time.time() >= deadline
+        if late:
+            pending.clear()
+            for key in list(executor.running()):
+                executor.cancel(key)
         while pending and executor.free_slots() > 0:
             job = pending.pop(0)
             slot = executor.submit(job)
@@ -70,9 +81,10 @@ def run_batch(executor: Executor, ledger: Ledger, jobs: Sequence[Job]) -> list[R
         for result in executor.wait_any(timeout=0.5):
             ok = isinstance(result, Succeeded)
             reason = None if ok else getattr(result, "reason", "failed")
+            status = "ok" if ok else ("cancelled" if reason == "cancelled" else "failed")
             ledger.finish_measurement(
                 ids.pop(result.job.key),
-                "ok" if ok else "failed",
+                status,  # type: ignore[arg-type]
                 metrics=dict(result.metrics),
                 seconds=getattr(result, "seconds", None),
                 reason=reason,
@@ -89,7 +101,9 @@ def finalize(
     config: Config,
     run: str,
     on_event: Callable[[str], None] = lambda line: None,
+    deadline: float | None = None,
 ) -> list[Candidate]:
+    """Ablate and rank; the ablation stops at `deadline` (the run's wall clock), ranking what it has."""
     metric, direction = config.objective.metric, config.objective.direction
     refs = store.run(run)
     if refs is None:
@@ -124,7 +138,7 @@ def finalize(
         for c in candidates:
             c.contribution_note = "not ablated (finalize was interrupted); ranked by the gain at acceptance"
     else:
-        _ablate(store, ledger, executor, config, run, refs.base, candidates, best_values, on_event)
+        _ablate(store, ledger, executor, config, run, refs.base, candidates, best_values, on_event, deadline)
     _build_candidates(store, run, refs.base, candidates, config)
     summary = [
         {"experiment": c.experiment, "contribution": c.contribution, "commit": c.candidate_commit}
@@ -154,6 +168,7 @@ def _ablate(
     candidates: list[Candidate],
     best_values: list[float],
     on_event: Callable[[str], None],
+    deadline: float | None,
 ) -> None:
     runs = max(2, config.objective.repeats + config.search.confirm_runs)
     jobs: list[Job] = []
@@ -171,7 +186,7 @@ def _ablate(
         stacks[c.experiment] = stack
         jobs += [Job(run, c.experiment, stack, seed, "ablation") for seed in range(runs)]
     on_event(f"finalize: leave-one-out ablation of {len(stacks)} change(s), {len(jobs)} run(s)")
-    results = run_batch(executor, ledger, jobs)
+    results = run_batch(executor, ledger, jobs, deadline)
     metric, direction = config.objective.metric, config.objective.direction
     for c in candidates:
         if c.experiment not in stacks:
@@ -187,8 +202,12 @@ def _ablate(
             c.contribution_note = (
                 f"leave-one-out over {len(loo)} run(s): without it, {metric} is {mean(loo):.4g}"
             )
+        elif any(r.job.experiment == c.experiment and not r.ok for r in results):
+            c.contribution_note = "the ablation did not finish (failed, or the wall clock ran out); ranked by its gain at acceptance"
         else:
-            c.contribution_note = "the ablation runs failed; ranked by its gain at acceptance"
+            c.contribution_note = (
+                "not ablated: the wall-clock budget ran out; ranked by its gain at acceptance"
+            )
 
 
 def _build_candidates(store: Store, run: str, base: str, candidates: list[Candidate], config: Config) -> None:

@@ -318,12 +318,27 @@ class Search:
     def _may_propose(self) -> bool:
         if self.exhausted or self.stop_reason:
             return False
+        if time.time() + self._finalize_reserve() >= self.deadline:
+            self.stop_reason = self.stop_reason or "the time left is kept for the final ablation"
+            return False
         if self.committed >= self.config.budget.experiments:
             self.stop_reason = (
                 self.stop_reason or f"the experiment budget ({self.config.budget.experiments}) is spent"
             )
             return False
         return self._baseline_done()
+
+    def _finalize_reserve(self) -> float:
+        """Seconds the leave-one-out ablation of the accepted changes would take on all slots."""
+        accepted = sum(e.status == "accepted" for e in self.experiments.values())
+        if accepted < 2:
+            return 0.0
+        seconds = sorted(r.seconds for e in self.experiments.values() for r in e.runs if r.status == "ok")
+        if not seconds:
+            return 0.0
+        runs = accepted * max(2, self.config.objective.repeats + self.config.search.confirm_runs)
+        waves = -(-runs // max(1, len(self.executor.slots)))
+        return waves * seconds[len(seconds) // 2]
 
     def _fill(self) -> None:
         while self.executor.free_slots() > 0 and not self.interrupted:

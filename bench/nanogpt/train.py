@@ -43,8 +43,10 @@ class Block(nn.Module):
 
     def forward(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         h = self.ln1(x)
-        x = x + self.attn(h, h, h, attn_mask=mask, need_weights=False)[0]
-        return x + self.mlp(self.ln2(x))
+        attended: torch.Tensor = self.attn(h, h, h, attn_mask=mask, need_weights=False)[0]
+        x = x + attended
+        out: torch.Tensor = x + self.mlp(self.ln2(x))
+        return out
 
 
 class GPT(nn.Module):
@@ -62,7 +64,8 @@ class GPT(nn.Module):
         x = self.tok(idx) + self.pos(torch.arange(t, device=idx.device))
         for block in self.blocks:
             x = block(x, mask)
-        return self.head(self.ln_f(x))
+        logits: torch.Tensor = self.head(self.ln_f(x))
+        return logits
 
 
 def configure_optimizer(model: nn.Module) -> torch.optim.Optimizer:
@@ -90,7 +93,7 @@ def main() -> None:
         x, y = get_batch(gen, device)
         loss = F.cross_entropy(model(x).reshape(-1, VOCAB_SIZE), y.reshape(-1))
         optimizer.zero_grad(set_to_none=True)
-        loss.backward()
+        loss.backward()  # type: ignore[no-untyped-call]
         torch.nn.utils.clip_grad_norm_(model.parameters(), GRAD_CLIP)
         optimizer.step()
     report(
