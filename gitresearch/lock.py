@@ -82,6 +82,20 @@ class RepoLock:
         self.release()
 
 
+def is_held(state_dir: Path) -> bool:
+    """Whether a live process holds the repository lock right now (nothing is taken)."""
+    path = state_dir / "lock"
+    if not path.exists():
+        return False
+    with open(path, encoding="utf-8") as handle:
+        try:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+    return False
+
+
 def _read(handle: IO[str]) -> dict[str, Any]:
     handle.seek(0)
     try:

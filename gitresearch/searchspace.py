@@ -2,7 +2,9 @@
 
 Every tunable literal (int, float, bool, each element of a numeric tuple) found inside a
 region becomes a `Knob` with its location, current value, and the range and scale a search
-would use. The ranges are deliberately simple, written so a researcher can predict them:
+would use. Inside functions and classes only named literals count (assigned to a name,
+passed as a keyword, a parameter's default): `0.5 * (1 + cos(x))` is arithmetic, not a
+hyperparameter. The ranges are deliberately simple, written so a researcher can predict them:
 values in (0, 0.5) and above 1, and ints above 4, are searched on a log scale over a decade
 each way; values in [0.5, 1) (momenta, betas, decays) on the log of their distance to 1,
 from a tenth of it to a hundred times it (capped at 0.5); small ints linearly up to four
@@ -100,7 +102,8 @@ def space_range(value: Value) -> tuple[float, float, Scale]:
 class _Finder(cst.CSTVisitor):
     """Collects (literal node, value, naming hint) under one region node."""
 
-    def __init__(self) -> None:
+    def __init__(self, named_only: bool) -> None:
+        self.named_only = named_only
         self.found: list[tuple[cst.CSTNode, Value, str | None]] = []
         self._hint: list[str | None] = [None]
         self._skip_depth = 0
@@ -167,6 +170,8 @@ class _Finder(cst.CSTVisitor):
 
     def _add(self, node: cst.CSTNode, value: Value) -> None:
         hint = self._hint[-1]
+        if self.named_only and not hint:
+            return  # inside a function, `0.5 * (1 + cos(x))` is arithmetic, not a hyperparameter
         if hint == "" and not isinstance(value, bool) and value in (0, 1, -1):
             return  # positional 0/1/-1: axes, counts, identities
         self.found.append((node, value, hint))
@@ -193,7 +198,9 @@ def find_knobs(path: str, parsed: ParsedModule, regions: Sequence[Region]) -> li
     used: set[str] = set()
     seen_nodes: set[int] = set()
     for region in regions:
-        finder = _Finder()
+        # In a function or class only named literals count (assigned, keyword, default);
+        # in a module-level assignment every literal is the constant itself.
+        finder = _Finder(named_only=region.kind != "assignment")
         region.node.visit(finder)
         for node, value, hint in finder.found:
             if id(node) in seen_nodes or (isinstance(value, float) and not math.isfinite(value)):

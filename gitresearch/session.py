@@ -19,6 +19,7 @@ from gitresearch.config import CONFIG_NAME, Config, ProposerName
 from gitresearch.errors import UsageError
 from gitresearch.gpus import detect, plan_slots
 from gitresearch.ledger import Ledger
+from gitresearch.lock import is_held
 from gitresearch.pool import LocalExecutor, PoolSettings
 from gitresearch.proposals import Proposer
 from gitresearch.rebuild import sync_from_git
@@ -133,10 +134,15 @@ def open_workspace(root: Path, config_file: Path | None, overrides: Overrides = 
 
 
 def open_for_reading(root: Path) -> tuple[Store, Ledger]:
-    """Store and ledger, the ledger brought in line with git (runs fetched from elsewhere too)."""
+    """Store and ledger, the ledger brought in line with git (runs fetched from elsewhere too).
+
+    While a run holds the repository, its process keeps the ledger current and git a step
+    behind it, so the ledger is read as it is.
+    """
     store = Store(root)
     ledger = Ledger(store.state_dir / "ledger.sqlite")
-    sync_from_git(store, ledger)
+    if not is_held(store.state_dir):
+        sync_from_git(store, ledger)
     return store, ledger
 
 

@@ -150,9 +150,10 @@ class SweepEngine:
                 if sign < 0:
                     continue
                 return {label: not self.incumbent[label]}, "screening: flip"
-            u = dim.to_unit(self.incumbent[label]) + sign * SCREEN_STEP
-            if u < -1e-9 or u > 1 + 1e-9:
-                continue
+            here = dim.to_unit(self.incumbent[label])
+            if (sign > 0 and here >= 1 - 1e-9) or (sign < 0 and here <= 1e-9):
+                continue  # already at the edge of the range
+            u = min(max(here + sign * SCREEN_STEP, 0.0), 1.0)  # a step past the edge stops at it
             return {label: dim.from_unit(u)}, f"screening: step {'up' if sign > 0 else 'down'}"
         if not self.dims:
             return None

@@ -1,22 +1,12 @@
 #!/usr/bin/env bash
 # The whole test suite from a fresh clone: creates .venv, installs gitresearch with its
-# test extras, then runs ruff, mypy --strict, the import-linter contracts and pytest.
+# test extras (and the CPU build of PyTorch for the demo's smoke test), then runs ruff,
+# mypy --strict, the import-linter contracts and pytest.
 # Usage: bash scripts/test.sh [extra pytest arguments]
 set -euo pipefail
 cd "$(dirname "$0")/.."
-
-PYTHON="${PYTHON:-python3}"
-if [ ! -x .venv/bin/python ]; then
-    echo "==> creating .venv with $($PYTHON --version)" >&2
-    "$PYTHON" -m venv .venv
-fi
-echo "==> installing gitresearch[test]" >&2
-.venv/bin/python -m pip install --quiet --disable-pip-version-check --upgrade pip
-# The demo's smoke test needs PyTorch: the CPU build is pinned here, for CI only.
-if ! .venv/bin/python -c "import torch" 2>/dev/null; then
-    .venv/bin/python -m pip install --quiet --disable-pip-version-check "torch==2.13.0"
-fi
-.venv/bin/python -m pip install --quiet --disable-pip-version-check -e '.[test]'
+EXTRAS=test
+source scripts/_venv.sh
 
 echo "==> ruff" >&2
 .venv/bin/ruff check gitresearch tests bench

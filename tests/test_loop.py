@@ -274,3 +274,22 @@ def test_bad_options_are_usage_errors(tmp_path: Path, option: list[str]) -> None
     repo = bench_repo(tmp_path / "r")
     done = repo.gitresearch("start", *option)
     assert done.returncode == 2 and "Traceback" not in done.stderr
+
+
+def test_status_is_live_while_a_run_goes(tmp_path: Path) -> None:
+    slow = QUADRATIC.replace('print("---")', 'import time; time.sleep(0.3)\nprint("---")')
+    repo = bench_repo(tmp_path / "r", experiments=40, bench=slow)
+    proc = subprocess.Popen([sys.executable, "-m", "gitresearch", "start", "--name", "live"], cwd=repo.root,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        time.sleep(5.0)
+        first = json.loads(repo.gitresearch("status", "--json").stdout)
+        time.sleep(2.0)
+        second = json.loads(repo.gitresearch("status", "--json").stdout)
+        assert first["run"] == "live" and first["status"] == "running"
+        assert sum(second["experiments"].values()) > sum(first["experiments"].values())
+        again = repo.gitresearch("start", "--name", "other")
+        assert again.returncode == 2 and "another gitresearch run holds this repository" in again.stderr
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.wait(timeout=60)

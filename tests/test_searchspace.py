@@ -43,9 +43,15 @@ def test_knob_spans_point_at_the_literal() -> None:
 
 
 def test_negative_and_positional_literals() -> None:
-    source = "def f(x):\n    y = g(x, 0, 1, -1, 7)\n    z = -0.5\n    return y\n"
+    source = "def f(x, k=3):\n    y = g(x, 0, 1, -1, 7) * 0.5\n    z = -0.5\n    return y + 2 * z\n"
     labels = {k.label: k.value for k in knobs_of(source, ["f"])}
-    assert labels == {"f#1": 7, "f.z": -0.5}
+    assert labels == {"f.k": 3, "f.y": 0.5, "f.z": -0.5}  # unnamed arithmetic and positional args are not knobs
+
+
+def test_module_constants_count_whole() -> None:
+    source = "SIZES = (1, 2, -1)\nSCALE = 2 ** 10\n"
+    labels = {k.label: k.value for k in knobs_of(source, ["SIZES", "SCALE"])}
+    assert labels == {"SIZES[0]": 1, "SIZES[1]": 2, "SIZES[2]": -1, "SCALE": 2, "SCALE#2": 10}
 
 
 @pytest.mark.parametrize(
