@@ -173,7 +173,8 @@ def start(
     store, ledger = open_for_reading(root)
     click.echo(render_markdown(gather(store, ledger, name)))
     click.echo(
-        f"Plot it: gitresearch report {name} --plot progress.png   |   take the winners: gitresearch pick --top N", err=True
+        f"Plot it: gitresearch report {name} --plot progress.png   |   take the winners: gitresearch pick --top N",
+        err=True,
     )
     if summary.base_mean is None:
         sys.exit(3)

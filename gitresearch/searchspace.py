@@ -96,6 +96,9 @@ def space_range(value: Value) -> tuple[float, float, Scale]:
         gap = 1.0 - value
         # asymmetric on purpose: a momentum or beta is far more often too close to 1 than too far
         return 1.0 - min(0.5, gap * 100), 1.0 - gap / 10, "log1m"
+    if value < 1.0:
+        # a fraction (dropout, a ratio, a rate) rarely makes sense above 1, and often breaks there
+        return value / 10, min(value * 10, 1.0), "log"
     return value / 10, value * 10, "log"
 
 

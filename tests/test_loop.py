@@ -279,8 +279,12 @@ def test_bad_options_are_usage_errors(tmp_path: Path, option: list[str]) -> None
 def test_status_is_live_while_a_run_goes(tmp_path: Path) -> None:
     slow = QUADRATIC.replace('print("---")', 'import time; time.sleep(0.3)\nprint("---")')
     repo = bench_repo(tmp_path / "r", experiments=40, bench=slow)
-    proc = subprocess.Popen([sys.executable, "-m", "gitresearch", "start", "--name", "live"], cwd=repo.root,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "gitresearch", "start", "--name", "live"],
+        cwd=repo.root,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         time.sleep(5.0)
         first = json.loads(repo.gitresearch("status", "--json").stdout)

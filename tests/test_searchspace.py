@@ -45,7 +45,11 @@ def test_knob_spans_point_at_the_literal() -> None:
 def test_negative_and_positional_literals() -> None:
     source = "def f(x, k=3):\n    y = g(x, 0, 1, -1, 7) * 0.5\n    z = -0.5\n    return y + 2 * z\n"
     labels = {k.label: k.value for k in knobs_of(source, ["f"])}
-    assert labels == {"f.k": 3, "f.y": 0.5, "f.z": -0.5}  # unnamed arithmetic and positional args are not knobs
+    assert labels == {
+        "f.k": 3,
+        "f.y": 0.5,
+        "f.z": -0.5,
+    }  # unnamed arithmetic and positional args are not knobs
 
 
 def test_module_constants_count_whole() -> None:
@@ -58,6 +62,7 @@ def test_module_constants_count_whole() -> None:
     ("value", "low", "high", "scale"),
     [
         (3e-4, 3e-5, 3e-3, "log"),
+        (0.2, 0.02, 1.0, "log"),
         (0.9, 0.5, 0.99, "log1m"),
         (0.999, 0.9, 0.9999, "log1m"),
         (0.0, 0.0, 1.0, "linear"),
