@@ -79,6 +79,8 @@ def run_batch(
                 job.run, job.experiment, job.seed, job.purpose, job.commit, slot.name, None
             )
         for result in executor.wait_any(timeout=0.5):
+            if result.job.key not in ids:
+                continue  # not one of this batch's jobs
             ok = isinstance(result, Succeeded)
             reason = None if ok else getattr(result, "reason", "failed")
             status = "ok" if ok else ("cancelled" if reason == "cancelled" else "failed")

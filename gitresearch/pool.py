@@ -143,8 +143,10 @@ class LocalExecutor:
                 done.append(self._results.get_nowait())
             except queue.Empty:
                 break
-        for result in done:
-            self._threads.pop(result.job.key, None)
+        with self._lock:
+            for result in done:
+                self._threads.pop(result.job.key, None)
+                self._busy.pop(result.slot.index, None)
         return done
 
     def cancel(self, key: str) -> bool:
@@ -178,9 +180,11 @@ class LocalExecutor:
         except Exception as exc:  # a broken environment must still come back as a result
             result = Failed(job, slot, "setup", f"{type(exc).__name__}: {exc}", 0.0, None, {}, None, "")
         with self._lock:
-            self._busy.pop(slot.index, None)
             self._procs.pop(job.key, None)
             self._cancelled.discard(job.key)
+        # The slot stays busy until wait_any hands the result out: a job is never neither
+        # running nor collectable, so a caller that waits while running() is non-empty
+        # never loses a result.
         self._results.put(result)
 
     def _run(self, job: Job, slot: Slot, expected: Mapping[str, str | None]) -> RunResult:
