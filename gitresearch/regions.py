@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import ast
 import gc
+import warnings
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property, lru_cache
@@ -115,9 +116,11 @@ def parse(source: str) -> ParsedModule | SyntaxProblem:
 
 def _parse(source: str) -> ParsedModule | SyntaxProblem:
     try:
-        tree = ast.parse(source)
-        # Compiling catches what the grammar allows but CPython refuses (`return` at module level).
-        compile(tree, "<patched>", "exec", dont_inherit=True)
+        with warnings.catch_warnings():  # a patch's "1if x" must not print warnings to the user
+            warnings.simplefilter("ignore")
+            tree = ast.parse(source)
+            # Compiling catches what the grammar allows but CPython refuses (`return` at module level).
+            compile(tree, "<patched>", "exec", dont_inherit=True)
     except (SyntaxError, ValueError, RecursionError) as err:
         return _syntax_problem(source, err)
     try:
