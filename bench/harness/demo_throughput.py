@@ -34,6 +34,8 @@ def main() -> None:
     parser.add_argument("--jobs-per-gpu", type=int, default=1)
     args = parser.parse_args()
     env = dict(os.environ)
+    # The demo's command runs `python`: make it this interpreter (the one with PyTorch).
+    env["PATH"] = os.path.dirname(sys.executable) + os.pathsep + env.get("PATH", "")
     try:
         import torch
 
@@ -88,7 +90,7 @@ def main() -> None:
             "SELECT COUNT(*) FROM experiments WHERE commit_sha IS NOT NULL"
         ).fetchone()[0]
         accepted = ledger.execute("SELECT COUNT(*) FROM experiments WHERE status = 'accepted'").fetchone()[0]
-        n_slots = int(m.group(1)) if slots and (m := re.match(r"(\d+)", slots.group(1))) else 1
+        n_slots = max(1, ledger.execute("SELECT COUNT(DISTINCT slot) FROM measurements").fetchone()[0])
         print(f"experiments: {experiments} ({accepted} accepted), benchmark runs: {busy[1]}")
         print(f"experiments per hour: {experiments / wall * 3600:.0f}")
         print(
@@ -101,6 +103,8 @@ def main() -> None:
         print("\n".join(tail))
         if done.returncode != 0:
             print(done.stderr[-3000:])
+            for log in sorted((repo / ".git" / "gitresearch" / "logs").rglob("*.log"))[:1]:
+                print(f"--- {log.name}\n" + log.read_text()[-2000:])
 
 
 if __name__ == "__main__":
