@@ -133,7 +133,7 @@ def _candidates(store: Store, base: str, tip: str) -> list[CandidateLine]:
     for _ in range(10_000):
         if sha == base:
             break
-        parent = store.repo.commit(sha).parents[0].hexsha
+        parent = store.parent_of(sha)
         chain.append((sha, parent))
         sha = parent
     lines: list[CandidateLine] = []

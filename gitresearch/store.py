@@ -305,12 +305,15 @@ class Store:
     def commit_tree(self, tree: str, parent: str, message: str) -> str:
         return self._git_with_file(["commit-tree", tree, "-p", parent], text=message, flag="-F")
 
+    def parent_of(self, sha: str) -> str:
+        return str(self.repo.commit(sha).parents[0].hexsha)
+
     def message(self, sha: str) -> str:
         return str(self.repo.commit(sha).message)
 
     def pick_onto(self, onto: str, commit: str, message: str | None = None) -> str | None:
         """Cherry-pick `commit` onto `onto` without a worktree; None when its lines were changed there."""
-        parent = str(self.repo.commit(commit).parents[0].hexsha)
+        parent = self.parent_of(commit)
         theirs, base, ours = self.source(commit), self.source(parent), self.source(onto)
         changes: dict[str, bytes] = {}
         for path in self.changed_paths(parent, commit):
