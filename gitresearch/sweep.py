@@ -6,7 +6,8 @@ cherry-pickable commit ("set BETAS[1] to 0.95"):
 
 1. screening: each knob is probed once up and once down from the incumbent (a step of 0.3
    of its range, about ×4 on a log scale); a probe that is accepted is followed by another
-   step the same way, a line search;
+   step the same way, a line search, and when that search is accepted at the edge of the
+   range the range is pushed out (a decade on a log scale, three times at most);
 2. then, alternately, Optuna's TPE (multivariate, fitted on every measured assignment)
    suggests a point and the 1 to 3 knobs where it differs most from the incumbent are
    moved there; or a local Gaussian move of one or two knobs around the incumbent.
@@ -18,6 +19,7 @@ drives it on synthetic objectives; `SweepProposer` binds it to the repository's 
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import random
 from collections import deque
@@ -39,6 +41,7 @@ from gitresearch.validator import Violation
 Value = int | float | bool
 SCREEN_STEP = 0.3
 LOCAL_SIGMA = 0.15
+MAX_WIDENINGS = 3  # how often one knob's range may be pushed past an edge
 
 
 @dataclass(frozen=True)
@@ -81,6 +84,18 @@ class Dim:
             return round(1 - float(f"{1 - v:.3g}"), 12)
         return float(f"{v:.3g}")
 
+    def widened(self, upward: bool) -> Dim:
+        """The same knob with its range pushed one step further past the edge it reached."""
+        lo, hi = self.low, self.high
+        if self.scale in ("log", "log-int"):
+            lo, hi = (lo, hi * 10) if upward else (lo / 10, hi)
+        elif self.scale == "log1m":
+            lo, hi = (lo, 1 - (1 - hi) / 10) if upward else (max(0.0, 1 - (1 - lo) * 10), hi)
+        else:
+            span = (hi - lo) / 2
+            lo, hi = (lo, hi + span) if upward else (lo - span, hi)
+        return dataclasses.replace(self, low=lo, high=hi)
+
     def distribution(self) -> BaseDistribution:
         if self.kind == "bool":
             return CategoricalDistribution([False, True])
@@ -102,12 +117,10 @@ class SweepEngine:
         self.incumbent: dict[str, Value] = dict(incumbent)
         self.direction = direction
         self.rng = random.Random(seed)
-        self.study = optuna.create_study(
-            direction=direction,
-            sampler=optuna.samplers.TPESampler(
-                seed=seed, multivariate=True, n_startup_trials=max(5, len(dims) // 2)
-            ),
-        )
+        self.seed = seed
+        self.history: list[tuple[dict[str, Value], float | None]] = []
+        self.widenings: dict[str, int] = {}
+        self.study = self._new_study()
         self.seen: set[tuple[Any, ...]] = {self._key(self.incumbent)}
         order = list(self.dims)
         self.rng.shuffle(order)
@@ -116,6 +129,41 @@ class SweepEngine:
         )
         self.accepted_moves: set[tuple[str, int]] = set()
         self.turn = 0
+
+    def _new_study(self) -> optuna.Study:
+        return optuna.create_study(
+            direction=self.direction,
+            sampler=optuna.samplers.TPESampler(
+                seed=self.seed, multivariate=True, n_startup_trials=max(5, len(self.dims) // 2)
+            ),
+        )
+
+    def _add_trial(self, assignment: Mapping[str, Value], value: float | None) -> None:
+        params = {
+            label: (bool(v) if self.dims[label].kind == "bool" else self.dims[label].to_unit(v))
+            for label, v in assignment.items()
+            if label in self.dims
+        }
+        distributions = {label: d.distribution() for label, d in self.dims.items()}
+        if value is None or not math.isfinite(value):
+            self.study.add_trial(
+                create_trial(state=TrialState.FAIL, params=params, distributions=distributions)
+            )
+        else:
+            self.study.add_trial(create_trial(params=params, distributions=distributions, value=value))
+
+    def _widen(self, label: str, upward: bool) -> None:
+        """A line search reached the edge of the range and paid off there: push the edge out.
+
+        TPE learns in the unit cube, so its history is replayed on the new ranges.
+        """
+        if self.widenings.get(label, 0) >= MAX_WIDENINGS:
+            return
+        self.widenings[label] = self.widenings.get(label, 0) + 1
+        self.dims[label] = self.dims[label].widened(upward)
+        self.study = self._new_study()
+        for assignment, value in self.history:
+            self._add_trial(assignment, value)
 
     def _key(self, assignment: Mapping[str, Value]) -> tuple[Any, ...]:
         return tuple(assignment[label] for label in self.dims)
@@ -196,26 +244,21 @@ class SweepEngine:
         how: str,
     ) -> None:
         assignment = {**base, **changes}
-        params = {
-            label: (bool(v) if self.dims[label].kind == "bool" else self.dims[label].to_unit(v))
-            for label, v in assignment.items()
-            if label in self.dims
-        }
-        distributions = {label: d.distribution() for label, d in self.dims.items()}
-        if value is None or not math.isfinite(value):
-            self.study.add_trial(
-                create_trial(state=TrialState.FAIL, params=params, distributions=distributions)
-            )
-        else:
-            self.study.add_trial(create_trial(params=params, distributions=distributions, value=value))
-        if accepted:
-            self.incumbent.update(changes)
-            self.seen.add(self._key(self.incumbent))
-            if how.startswith("screening: step") and len(changes) == 1:
-                (label,) = changes
-                sign = 1 if how.endswith("up") else -1
-                self.accepted_moves.add((label, sign))
-                self.screen.appendleft((label, sign))  # keep going the way that paid off
+        self.history.append((assignment, value))
+        self._add_trial(assignment, value)
+        if not accepted:
+            return
+        self.incumbent.update(changes)
+        self.seen.add(self._key(self.incumbent))
+        if how.startswith("screening: step") and len(changes) == 1:
+            (label,) = changes
+            sign = 1 if how.endswith("up") else -1
+            self.accepted_moves.add((label, sign))
+            dim = self.dims[label]
+            here = dim.to_unit(self.incumbent[label])
+            if (sign > 0 and here >= 1 - 1e-9) or (sign < 0 and here <= 1e-9):
+                self._widen(label, upward=sign > 0)
+            self.screen.appendleft((label, sign))  # keep going the way that paid off
 
 
 class SweepProposer:

@@ -1,0 +1,74 @@
+"""The sweep engine on its own: screening, line search past the range's edge, determinism."""
+
+from __future__ import annotations
+
+import math
+
+from gitresearch.searchspace import space_range
+from gitresearch.sweep import Dim, SweepEngine, Value
+
+
+def engine(initial: dict[str, Value], seed: int = 0) -> SweepEngine:
+    dims = []
+    for label, value in initial.items():
+        kind = "bool" if isinstance(value, bool) else ("int" if isinstance(value, int) else "float")
+        dims.append(Dim(label, kind, *space_range(value)))
+    return SweepEngine(dims, initial, "minimize", seed)
+
+
+def drive(e: SweepEngine, f: object, n: int) -> list[tuple[dict[str, Value], str, bool]]:
+    assert callable(f)
+    best = f(e.incumbent)
+    log = []
+    for _ in range(n):
+        found = e.propose()
+        if found is None:
+            break
+        changes, how = found
+        value = f({**e.incumbent, **changes})
+        accepted = value < best
+        e.observe(changes, dict(e.incumbent), value, accepted, how)
+        best = min(best, value)
+        log.append((changes, how, accepted))
+    return log
+
+
+def test_screening_probes_every_knob_up_then_down() -> None:
+    e = engine({"A": 0.1, "B": 10, "C": True})
+    log = drive(e, lambda x: 1.0, 5)  # nothing ever helps
+    assert {next(iter(c)) for c, _, _ in log[:3]} == {"A", "B", "C"}
+    assert sorted(how for _, how, _ in log[:3]) == [
+        "screening: flip",
+        "screening: step up",
+        "screening: step up",
+    ]
+    assert [how for _, how, _ in log[3:5]] == ["screening: step down", "screening: step down"]
+    assert {next(iter(c)) for c, _, _ in log[3:5]} == {"A", "B"}
+    assert all(len(changes) == 1 for changes, _, _ in log)
+
+
+def test_line_search_goes_past_the_edge_of_the_range() -> None:
+    e = engine({"LR": 3e-4, "EPS": 1e-4})
+    log = drive(e, lambda x: (math.log10(float(x["LR"])) + 1.5) ** 2, 10)  # optimum 0.0316
+    assert e.incumbent["LR"] == 0.03
+    assert e.dims["LR"].high > 0.1  # widened past the initial [3e-5, 3e-3]
+    assert [c["LR"] for c, how, ok in log if ok] == [0.00119, 0.003, 0.0238, 0.03]
+
+
+def test_same_seed_same_proposals() -> None:
+    def f(x: dict[str, Value]) -> float:
+        return (float(x["A"]) - 0.3) ** 2 + (float(x["B"]) - 40) ** 2 / 1000
+
+    runs = [[c for c, _, _ in drive(engine({"A": 0.1, "B": 10}, seed=5), f, 15)] for _ in range(2)]
+    assert runs[0] == runs[1]
+    other = [c for c, _, _ in drive(engine({"A": 0.1, "B": 10}, seed=6), f, 15)]
+    assert other != runs[0]
+
+
+def test_values_are_rounded_like_a_person_would_write_them() -> None:
+    beta = Dim("B", "float", *space_range(0.999))
+    lr = Dim("LR", "float", *space_range(3e-4))
+    for u in (0.0, 0.13, 0.5, 0.77, 1.0):
+        b, r = float(beta.from_unit(u)), float(lr.from_unit(u))
+        assert b < 1.0 and abs((1 - b) - float(f"{1 - b:.3g}")) < 1e-12  # three digits of the gap to 1
+        assert r == float(f"{r:.3g}")
