@@ -7,7 +7,8 @@ cherry-pickable commit ("set BETAS[1] to 0.95"):
 1. screening: each knob is probed once up and once down from the incumbent (a step of 0.3
    of its range, about ×4 on a log scale); a probe that is accepted is followed by another
    step the same way, a line search, and when that search is accepted at the edge of the
-   range the range is pushed out (a decade on a log scale, three times at most);
+   range the range is pushed out (a decade on a log scale, three times at most) and the
+   step past the edge is queued after the other knobs' probes;
 2. then, alternately, Optuna's TPE (multivariate, fitted on every measured assignment)
    suggests a point and the 1 to 3 knobs where it differs most from the incumbent are
    moved there; or a local Gaussian move of one or two knobs around the incumbent.
@@ -257,8 +258,11 @@ class SweepEngine:
             dim = self.dims[label]
             here = dim.to_unit(self.incumbent[label])
             if (sign > 0 and here >= 1 - 1e-9) or (sign < 0 and here <= 1e-9):
+                # Past the edge is a long shot: widen, but try it after the other knobs' probes.
                 self._widen(label, upward=sign > 0)
-            self.screen.appendleft((label, sign))  # keep going the way that paid off
+                self.screen.append((label, sign))
+            else:
+                self.screen.appendleft((label, sign))  # keep going the way that paid off
 
 
 class SweepProposer:
