@@ -23,7 +23,8 @@ from gitresearch.durations import format_duration
 from gitresearch.errors import GitResearchError, UsageError
 from gitresearch.initgen import render, scan
 from gitresearch.searchspace import boundary_knobs
-from gitresearch.sources import DirectorySource, FileSource, find_repo_root, glob_match
+from gitresearch.session import repo_root
+from gitresearch.sources import DirectorySource, FileSource, glob_match
 from gitresearch.store import head_source
 from gitresearch.validator import Accepted, Validator, Verdict
 
@@ -35,13 +36,7 @@ class Located:
 
 
 def locate(config: Path | None) -> Located:
-    start = config.parent if config is not None else Path.cwd()
-    root = find_repo_root(start)
-    if root is None:
-        raise UsageError(
-            f"{start.resolve()} is not inside a git repository; "
-            "gitresearch works on git repositories (run `git init` first)"
-        )
+    root = repo_root(config.parent if config is not None else None)
     return Located(root, config if config is not None else root / CONFIG_NAME)
 
 

@@ -43,7 +43,8 @@ def repo_root(start: Path | None = None) -> Path:
     root = find_repo_root(here)
     if root is None:
         raise UsageError(
-            f"{here.resolve()} is not inside a git repository; gitresearch works on git repositories"
+            f"{here.resolve()} is not inside a git repository; gitresearch works on git repositories "
+            "(run `git init` first)"
         )
     return root
 
