@@ -176,7 +176,7 @@ def start(
         f"Plot it: gitresearch report {name} --plot progress.png   |   take the winners: gitresearch pick --top N",
         err=True,
     )
-    if summary.base_mean is None:
+    if summary.base_failed or summary.base_mean is None:
         sys.exit(3)
 
 
@@ -376,4 +376,5 @@ def prune(run: str, losers: bool) -> None:
         for leaf in ("base", "best", "candidates"):
             store.delete_branch(run_branch(run, leaf))
         ledger.delete_run(run)
+    store.prune_notes()
     click.echo(f"deleted {len(doomed)} experiment branch(es){'' if losers else ' and the run'} of {run}")

@@ -95,6 +95,7 @@ class Summary:
     base_mean: float | None
     best_mean: float | None
     interrupted: bool
+    base_failed: bool = False
 
 
 class StopSearch(GitResearchError):
@@ -139,6 +140,7 @@ class Search:
         self.stop_reason = ""
         self.interrupted = 0
         self.exhausted = False
+        self.base_failed = False
         self.run_record: dict[str, Any] = {}
 
     # -- set-up ---------------------------------------------------------------------------
@@ -257,7 +259,7 @@ class Search:
     def loop(self) -> Summary:
         with self._signals():
             while True:
-                if self.interrupted:
+                if self.interrupted or self.base_failed:
                     self.stop_reason = self.stop_reason or "interrupted"
                     break
                 if time.time() >= self.deadline:
@@ -282,6 +284,7 @@ class Search:
             mean(base_values) if base_values else None,
             _mean_or_none(best.values(self.metric)) if best else (mean(base_values) if base_values else None),
             bool(self.interrupted),
+            self.base_failed,
         )
 
     @contextmanager
@@ -500,7 +503,7 @@ class Search:
                 f"the base itself fails ({record.reason}: {record.detail}); fix the benchmark "
                 f"before searching. Log: {record.log_path}"
             )
-            self.interrupted = self.interrupted or 1
+            self.base_failed = True
             self._event(self.stop_reason)
             return
         if self._baseline_done():

@@ -290,6 +290,11 @@ class Store:
                 removed.append(str(path.relative_to(common)))
         return removed
 
+    def prune_notes(self) -> None:
+        """Drop notes whose commits are gone (after their branches were deleted and git gc'ed)."""
+        if git.Reference(self.repo, NOTES_REF).is_valid():
+            self.repo.git.notes("--ref", NOTES_REF, "prune")
+
     def delete_branch(self, branch: str) -> None:
         ref = git.Reference(self.repo, f"refs/heads/{branch}")
         if ref.is_valid():

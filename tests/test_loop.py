@@ -297,3 +297,12 @@ def test_status_is_live_while_a_run_goes(tmp_path: Path) -> None:
     finally:
         proc.send_signal(signal.SIGINT)
         proc.wait(timeout=60)
+
+
+def test_a_base_that_fails_on_one_seed_stops_the_run(tmp_path: Path) -> None:
+    flaky = QUADRATIC.replace('print("---")', 'assert seed != 1, "diverged on seed 1"\nprint("---")')
+    repo = bench_repo(tmp_path / "r", experiments=5, bench=flaky)
+    done = repo.gitresearch("start", "--name", "flaky")
+    assert done.returncode == 3, done.stderr[-2000:]
+    assert "the base itself fails (crash: exited with status 1)" in done.stderr
+    assert [e for e in ledger_of(repo).experiments("flaky")] == []
