@@ -11,9 +11,11 @@ commit carries a note with its evidence.
 
 from __future__ import annotations
 
+import json
+import re
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from gitresearch.config import Config
@@ -36,6 +38,9 @@ class Candidate:
     values: list[float]
     ablation: dict[str, Any] | None = None
     candidate_commit: str | None = None
+    source_parent: str | None = None  # where the change starts (the first member's parent)
+    members: list[int] = field(default_factory=list)  # the accepted experiments it stands for
+    message: str | None = None  # the candidate commit's message, when not the experiment's own
 
     @property
     def rank_key(self) -> float:
@@ -112,19 +117,7 @@ def finalize(
         return []
     chain = accepted_chain(ledger, store, run)
     values = {row.number: _values(ledger, run, row.number, metric) for row in chain}
-    candidates = [
-        Candidate(
-            row.number,
-            row.commit or "",
-            row.hypothesis,
-            (row.decision or {}).get("improvement"),
-            (row.decision or {}).get("delta"),
-            None,
-            "",
-            values[row.number],
-        )
-        for row in chain
-    ]
+    candidates = [_candidate(group, values, store, run) for group in _groups(chain)]
     if not candidates:
         on_event("finalize: no accepted change; no candidates branch")
         ledger.set_run(run, status="finalized", meta={"candidates": []})
@@ -148,6 +141,64 @@ def finalize(
     ]
     ledger.set_run(run, status="finalized", meta={"candidates": summary})
     return sorted(candidates, key=lambda c: -c.rank_key)
+
+
+def _knob_labels(row: ExperimentRow) -> frozenset[str]:
+    try:
+        meta = json.loads(row.patch or "{}").get("meta", {})
+    except json.JSONDecodeError:
+        return frozenset()
+    return frozenset(meta.get("knobs", {}))
+
+
+def _groups(chain: list[ExperimentRow]) -> list[list[ExperimentRow]]:
+    """Consecutive accepted changes of the same constants become one candidate (a line search)."""
+    groups: list[list[ExperimentRow]] = []
+    for row in chain:
+        labels = _knob_labels(row)
+        if groups and labels and _knob_labels(groups[-1][-1]) == labels:
+            groups[-1].append(row)
+        else:
+            groups.append([row])
+    return groups
+
+
+_SET = re.compile(r"^Set (\S+) to (\S+) \(was (\S+)\)$")
+
+
+def _candidate(
+    group: list[ExperimentRow], values: dict[int, list[float]], store: Store, run: str
+) -> Candidate:
+    first, last = group[0], group[-1]
+    improvements = [(r.decision or {}).get("improvement") for r in group]
+    deltas = [(r.decision or {}).get("delta") for r in group]
+    candidate = Candidate(
+        last.number,
+        last.commit or "",
+        last.hypothesis,
+        sum(improvements) if None not in improvements else None,  # type: ignore[arg-type]
+        sum(deltas) if None not in deltas else None,  # type: ignore[arg-type]
+        None,
+        "",
+        values[last.number],
+        source_parent=first.parent,
+        members=[r.number for r in group],
+    )
+    if len(group) > 1:
+        a, b = _SET.match(first.hypothesis), _SET.match(last.hypothesis)
+        steps = ", ".join(f"#{r.number:04d}" for r in group)
+        candidate.hypothesis = (
+            f"Set {a.group(1)} to {b.group(2)} (was {a.group(3)})"
+            if a and b and a.group(1) == b.group(1)
+            else f"{last.hypothesis} (after {steps})"
+        )
+        proposer = last.proposer or "sweep"
+        candidate.message = (
+            f"{candidate.hypothesis}\n\nThe accepted steps {steps} of run {run}, taken as one "
+            f"change.\n\nGitresearch-Run: {run}\nGitresearch-Experiment: {last.number:04d}\n"
+            f"Gitresearch-Proposer: {proposer}\n"
+        )
+    return candidate
 
 
 def _values(
@@ -179,7 +230,7 @@ def _ablate(
         stack: str | None = base
         for other in candidates:
             if other is not c and stack is not None:
-                stack = store.pick_onto(stack, other.commit)
+                stack = store.pick_onto(stack, other.commit, parent=other.source_parent)
         if stack is None:
             c.contribution_note = (
                 "cannot be removed alone (later changes build on it); ranked by its gain at acceptance"
@@ -234,6 +285,7 @@ def _build_candidates(store: Store, run: str, base: str, candidates: list[Candid
                 "run": run,
                 "candidate_rank": rank,
                 "experiment": c.experiment,
+                "experiments": c.members,
                 "source_commit": c.commit,
                 "hypothesis": c.hypothesis,
                 "metric": config.objective.metric,
@@ -259,8 +311,8 @@ def _place(
     while waiting:
         progress = False
         for c in list(waiting):
-            message = _with_trailer(store.message(c.commit), c, config)
-            sha = store.pick_onto(tip, c.commit, message)
+            message = _with_trailer(c.message or store.message(c.commit), c, config)
+            sha = store.pick_onto(tip, c.commit, message, parent=c.source_parent)
             if sha is not None:
                 placed.append((c, sha))
                 tip = sha

@@ -316,9 +316,15 @@ class Store:
     def message(self, sha: str) -> str:
         return str(self.repo.commit(sha).message)
 
-    def pick_onto(self, onto: str, commit: str, message: str | None = None) -> str | None:
-        """Cherry-pick `commit` onto `onto` without a worktree; None when its lines were changed there."""
-        parent = self.parent_of(commit)
+    def pick_onto(
+        self, onto: str, commit: str, message: str | None = None, parent: str | None = None
+    ) -> str | None:
+        """Cherry-pick `commit` onto `onto` without a worktree; None when its lines were changed there.
+
+        `parent` replaces the commit's own parent as the start of the change (to take several
+        consecutive commits as one).
+        """
+        parent = parent or self.parent_of(commit)
         theirs, base, ours = self.source(commit), self.source(parent), self.source(onto)
         changes: dict[str, bytes] = {}
         for path in self.changed_paths(parent, commit):
