@@ -11,7 +11,6 @@ and its tail. Timers, not polling, end a run, so a fast benchmark costs no waiti
 from __future__ import annotations
 
 import contextlib
-import math
 import os
 import re
 import shutil
@@ -244,7 +243,3 @@ def query(argv: list[str], timeout: float = 10.0) -> tuple[int, str, str] | None
     except (OSError, subprocess.TimeoutExpired):
         return None
     return done.returncode, done.stdout, done.stderr
-
-
-def is_finite(value: float) -> bool:
-    return math.isfinite(value)

@@ -258,21 +258,6 @@ def _offset(source: str, line: int, column: int) -> int:
     return pos + column
 
 
-def denormalize(knob: Knob, frac: float) -> Value:
-    """Map a fraction in [0, 1] of the knob's range, on its scale, to a value."""
-    lo, hi = knob.low, knob.high
-    if knob.scale == "bool":
-        return frac >= 0.5
-    if knob.scale in ("log", "log-int"):
-        value = math.exp(math.log(lo) + frac * (math.log(hi) - math.log(lo)))
-    elif knob.scale == "log1m":
-        glo, ghi = 1 - hi, 1 - lo
-        value = 1 - math.exp(math.log(ghi) + frac * (math.log(glo) - math.log(ghi)))
-    else:
-        value = lo + frac * (hi - lo)
-    return round(value) if knob.kind == "int" else value
-
-
 def boundary_knobs(boundaries: Boundaries, source: FileSource) -> list[Knob]:
     """Every tunable literal in every allowed region of the files `source` holds."""
     by_file: dict[str, list[Region]] = {}

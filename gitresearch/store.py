@@ -346,10 +346,6 @@ class Store:
         out: str = self.repo.git.diff("--shortstat", parent, sha)
         return out.strip()
 
-    def diff(self, parent: str, sha: str) -> str:
-        out: str = self.repo.git.diff(parent, sha)
-        return out
-
     def checkout_is_clean(self) -> bool:
         return not self.repo.is_dirty(index=True, working_tree=True, untracked_files=False)
 

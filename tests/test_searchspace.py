@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from gitresearch.regions import ParsedModule, parse
-from gitresearch.searchspace import Knob, denormalize, find_knobs, format_float, space_range
+from gitresearch.searchspace import Knob, find_knobs, format_float, space_range
 from tests.conftest import TRAIN_PY
 
 
@@ -78,15 +78,6 @@ def test_ranges(value: float, low: float, high: float, scale: str) -> None:
     lo, hi, sc = space_range(value)
     assert sc == scale
     assert lo == pytest.approx(low) and hi == pytest.approx(high)
-
-
-def test_denormalize_covers_the_range_on_its_scale() -> None:
-    (lr,) = knobs_of(TRAIN_PY, ["LEARNING_RATE"])
-    assert denormalize(lr, 0.0) == pytest.approx(3e-5)
-    assert denormalize(lr, 0.5) == pytest.approx(3e-4)
-    assert denormalize(lr, 1.0) == pytest.approx(3e-3)
-    beta = knobs_of(TRAIN_PY, ["BETAS"])[0]
-    assert denormalize(beta, 0.0) == pytest.approx(0.5) and denormalize(beta, 1.0) == pytest.approx(0.99)
 
 
 def test_format_float_round_trips_as_python() -> None:
