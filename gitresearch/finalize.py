@@ -22,6 +22,7 @@ from gitresearch.config import Config
 from gitresearch.errors import GitResearchError
 from gitresearch.executor import Executor, Job, RunResult, Succeeded
 from gitresearch.ledger import ExperimentRow, Ledger
+from gitresearch.loop import run_record
 from gitresearch.stats import improvement, mean, stdev
 from gitresearch.store import Store, run_branch
 
@@ -86,15 +87,15 @@ def run_batch(
         for result in executor.wait_any(timeout=0.5):
             if result.job.key not in ids:
                 continue  # not one of this batch's jobs
-            ok = isinstance(result, Succeeded)
-            reason = None if ok else getattr(result, "reason", "failed")
-            status = "ok" if ok else ("cancelled" if reason == "cancelled" else "failed")
+            record = run_record(result)
             ledger.finish_measurement(
                 ids.pop(result.job.key),
-                status,  # type: ignore[arg-type]
-                metrics=dict(result.metrics),
-                seconds=getattr(result, "seconds", None),
-                reason=reason,
+                record.status,  # type: ignore[arg-type]
+                metrics=record.metrics,
+                seconds=record.seconds,
+                exit_code=record.exit_code,
+                reason=record.reason,
+                detail=record.detail,
             )
             results.append(result)
     return results

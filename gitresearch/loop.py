@@ -464,7 +464,7 @@ class Search:
 
     def _handle(self, result: RunResult) -> None:
         job = result.job
-        record = _run_record(result)
+        record = run_record(result)
         measurement = self.measurement_ids.pop(job.key, None)
         self.job_started.pop(job.key, None)
         if measurement is not None:
@@ -688,7 +688,8 @@ class Search:
         )
 
 
-def _run_record(result: RunResult) -> RunRecord:
+def run_record(result: RunResult) -> RunRecord:
+    """What a finished job becomes in the ledger and the notes (status ok | failed | cancelled)."""
     job = result.job
     if isinstance(result, Succeeded):
         return RunRecord(

@@ -76,6 +76,22 @@ def ledger_of(repo: GitRepo) -> Ledger:
     return ledger
 
 
+def slow_repo(root: Path, experiments: int, pause: float = 0.3) -> GitRepo:
+    slow = QUADRATIC.replace('print("---")', f'import time; time.sleep({pause})\nprint("---")')
+    return bench_repo(root, experiments=experiments, bench=slow)
+
+
+def start_in_background(repo: GitRepo, name: str, out: Path) -> subprocess.Popen[str]:
+    """`gitresearch start` as a separate process; its output goes to files, never to a pipe nobody reads."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "gitresearch", "start", "--name", name],
+        cwd=repo.root,
+        stdout=open(out.with_suffix(".out"), "w"),
+        stderr=open(out.with_suffix(".err"), "w"),
+        text=True,
+    )
+
+
 def test_start_finds_improvements_and_ranks_them(tmp_path: Path) -> None:
     repo = bench_repo(tmp_path / "r")
     repo.write("scratch.txt", "my untracked notes\n")
@@ -186,15 +202,8 @@ def test_same_seed_same_proposals(tmp_path: Path) -> None:
 
 
 def test_killed_mid_run_then_resumed(tmp_path: Path) -> None:
-    slow = QUADRATIC.replace('print("---")', 'import time; time.sleep(0.25)\nprint("---")')
-    repo = bench_repo(tmp_path / "r", experiments=14, bench=slow)
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "gitresearch", "start", "--name", "k"],
-        cwd=repo.root,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    repo = slow_repo(tmp_path / "r", experiments=14, pause=0.25)
+    proc = start_in_background(repo, "k", tmp_path / "k")
     time.sleep(6.0)
     proc.send_signal(signal.SIGKILL)
     proc.wait()
@@ -216,18 +225,12 @@ def test_killed_mid_run_then_resumed(tmp_path: Path) -> None:
 
 
 def test_ctrl_c_stops_cleanly_and_reports(tmp_path: Path) -> None:
-    slow = QUADRATIC.replace('print("---")', 'import time; time.sleep(0.3)\nprint("---")')
-    repo = bench_repo(tmp_path / "r", experiments=50, bench=slow)
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "gitresearch", "start", "--name", "c"],
-        cwd=repo.root,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    repo = slow_repo(tmp_path / "r", experiments=50)
+    proc = start_in_background(repo, "c", tmp_path / "c")
     time.sleep(5.0)
     proc.send_signal(signal.SIGINT)
-    out, err = proc.communicate(timeout=60)
+    proc.wait(timeout=60)
+    out, err = (tmp_path / "c.out").read_text(), (tmp_path / "c.err").read_text()
     assert proc.returncode == 0, err[-2000:]
     assert "received SIGINT: stopping" in err and "## Every experiment" in out
     ledger = ledger_of(repo)
@@ -282,14 +285,8 @@ def test_bad_options_are_usage_errors(tmp_path: Path, option: list[str]) -> None
 
 
 def test_status_is_live_while_a_run_goes(tmp_path: Path) -> None:
-    slow = QUADRATIC.replace('print("---")', 'import time; time.sleep(0.3)\nprint("---")')
-    repo = bench_repo(tmp_path / "r", experiments=40, bench=slow)
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "gitresearch", "start", "--name", "live"],
-        cwd=repo.root,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    repo = slow_repo(tmp_path / "r", experiments=40)
+    proc = start_in_background(repo, "live", tmp_path / "live")
     try:
         time.sleep(5.0)
         first = json.loads(repo.gitresearch("status", "--json").stdout)
