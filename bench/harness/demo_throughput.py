@@ -23,8 +23,19 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def sh(*args: str, cwd: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(list(args), cwd=cwd, env=env, capture_output=True, text=True, check=False)
+def sh(
+    *args: str, cwd: Path, env: dict[str, str] | None = None, show_progress: bool = False
+) -> subprocess.CompletedProcess[str]:
+    """Run a command; with `show_progress` its stderr (the live progress) passes through."""
+    return subprocess.run(
+        list(args),
+        cwd=cwd,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=None if show_progress else subprocess.PIPE,
+        text=True,
+        check=False,
+    )
 
 
 def main() -> None:
@@ -80,17 +91,19 @@ def main() -> None:
             args.time,
             cwd=repo,
             env=env,
+            show_progress=True,
         )
         wall = time.perf_counter() - start
-        slots = re.search(r"slots: (.*)", done.stderr)
-        print(f"search: exit {done.returncode}, {wall:.0f} s wall; {slots.group(1) if slots else '?'}")
+        print(f"search: exit {done.returncode}, {wall:.0f} s wall", flush=True)
         ledger = sqlite3.connect(repo / ".git" / "gitresearch" / "ledger.sqlite")
         busy = ledger.execute("SELECT COALESCE(SUM(seconds), 0), COUNT(*) FROM measurements").fetchone()
         experiments = ledger.execute(
             "SELECT COUNT(*) FROM experiments WHERE commit_sha IS NOT NULL"
         ).fetchone()[0]
         accepted = ledger.execute("SELECT COUNT(*) FROM experiments WHERE status = 'accepted'").fetchone()[0]
-        n_slots = max(1, ledger.execute("SELECT COUNT(DISTINCT slot) FROM measurements").fetchone()[0])
+        slot_names = [row[0] for row in ledger.execute("SELECT DISTINCT slot FROM measurements ORDER BY slot")]
+        n_slots = max(1, len(slot_names))
+        print(f"slots: {', '.join(str(name) for name in slot_names)}")
         print(f"experiments: {experiments} ({accepted} accepted), benchmark runs: {busy[1]}")
         print(f"experiments per hour: {experiments / wall * 3600:.0f}")
         print(
@@ -102,7 +115,6 @@ def main() -> None:
         ]
         print("\n".join(tail))
         if done.returncode != 0:
-            print(done.stderr[-3000:])
             for log in sorted((repo / ".git" / "gitresearch" / "logs").rglob("*.log"))[:1]:
                 print(f"--- {log.name}\n" + log.read_text()[-2000:])
 
