@@ -21,6 +21,7 @@ from gitresearch.finalize import finalize
 from gitresearch.lock import RepoLock
 from gitresearch.loop import Search
 from gitresearch.progress import Progress, status_line
+from gitresearch.proposers import make_proposer
 from gitresearch.rebuild import sync_from_git
 from gitresearch.report import gather, plot, render, render_markdown
 from gitresearch.session import (
@@ -28,7 +29,6 @@ from gitresearch.session import (
     default_run_name,
     latest_run,
     make_executor,
-    make_proposer,
     open_for_reading,
     open_workspace,
     repo_root,
@@ -131,12 +131,13 @@ def start(
         executor = make_executor(ws, say)
         try:
             base = ws.store.head() if resume is None else (ws.store.run(name) or _no_run(name)).base
+            chosen = make_proposer(ws.config, ws.boundaries, ws.store.source(base), say)
             search = Search(
                 store=ws.store,
                 ledger=ws.ledger,
                 boundaries=ws.boundaries,
                 executor=executor,
-                proposer=make_proposer(ws.config, ws.boundaries, ws.store, base, say),
+                proposer=chosen,
                 run=name,
                 config=ws.config,
                 on_event=say,
@@ -150,7 +151,12 @@ def start(
                 )
             else:
                 search.resume()
-            summary = search.loop()
+            try:
+                summary = search.loop()
+            finally:
+                close = getattr(chosen, "close", None)
+                if close is not None:
+                    close()
             progress.close()
             say(
                 f"search ended: {summary.stop_reason}; {summary.experiments} experiment(s), "

@@ -80,9 +80,14 @@ class Policy:
 @dataclass(frozen=True)
 class Agent:
     model: str
-    base_url: str | None = None
-    api_key_env: str = "OPENAI_API_KEY"
+    base_url: str | None = None  # None: $OPENAI_BASE_URL, else OpenAI itself
+    api_key_env: str | None = None  # None: OPENAI_API_KEY, optional for a base_url server
     brief: str | None = None
+    price_input: float | None = None  # USD per million prompt tokens (None: known table or 0 locally)
+    price_output: float | None = None  # USD per million completion tokens
+    max_tokens: int = 4096  # per reply; bounds what one request can cost
+    temperature: float | None = None  # None: the server's default
+    timeout: float = 180.0  # seconds per request before it is retried
 
 
 @dataclass(frozen=True)
@@ -385,11 +390,28 @@ def _policy(t: _Table) -> Policy:
 
 
 def _agent(t: _Table) -> Agent:
-    t.check_keys(("model", "base_url", "api_key_env", "brief"))
+    t.check_keys(
+        (
+            "model",
+            "base_url",
+            "api_key_env",
+            "brief",
+            "price_input",
+            "price_output",
+            "max_tokens",
+            "temperature",
+            "timeout",
+        )
+    )
     t.require("model")
     return Agent(
         model=cast(str, t.string("model")),
         base_url=t.string("base_url"),
-        api_key_env=cast(str, t.string("api_key_env", "OPENAI_API_KEY")),
+        api_key_env=t.string("api_key_env"),
         brief=t.string("brief"),
+        price_input=t.number("price_input", 0.0, 0.0) if "price_input" in t.data else None,
+        price_output=t.number("price_output", 0.0, 0.0) if "price_output" in t.data else None,
+        max_tokens=t.integer("max_tokens", 4096, 64),
+        temperature=t.number("temperature", 0.0, 0.0) if "temperature" in t.data else None,
+        timeout=t.duration("timeout", 180.0),
     )

@@ -30,7 +30,7 @@ from gitresearch.config import Config
 from gitresearch.errors import GitResearchError
 from gitresearch.executor import Executor, Failed, Job, RunResult, Succeeded
 from gitresearch.ledger import Ledger
-from gitresearch.proposals import Context, Outcome, Proposal, Proposer
+from gitresearch.proposals import Context, NotReady, Outcome, Proposal, Proposer
 from gitresearch.stats import Noise, Test, compare, improvement, mean, pooled_noise, stdev
 from gitresearch.store import Store, run_branch
 from gitresearch.validator import Accepted, RegionEdit, Validator
@@ -128,7 +128,8 @@ class Search:
         self.baseline: list[RunRecord] = []
         self.experiments: dict[int, Experiment] = {}
         self.by_commit: dict[str, Experiment] = {}
-        self.trees: set[str] = set()
+        self.trees: dict[str, int] = {}  # tree id -> the experiment that measured it (0: the base)
+        self.waiting = False  # the proposer is still thinking (NOT_READY)
         self.queue: deque[Job] = deque()
         self.measurement_ids: dict[str, int] = {}
         self.started = time.time()
@@ -160,7 +161,7 @@ class Search:
         self._write_run_record()
         for seed in range(self.config.search.baseline_runs):
             self.queue.append(Job(self.run, 0, self.base, seed, "baseline"))
-        self.trees.add(self.store.tree_of(self.base))
+        self.trees[self.store.tree_of(self.base)] = 0
 
     def _meta(self) -> dict[str, Any]:
         c = self.config
@@ -190,11 +191,12 @@ class Search:
         }
         self.run_record.setdefault("rejected", [])
         self.run_record["status"] = "running"
+        self.proposer.restore_usage(self.run_record.get("llm", {}))
         self.started = time.time()
         self.deadline = self.started + self.config.budget.wall_clock
         self.ledger.cancel_unfinished(self.run)
         self.ledger.set_run(self.run, status="running")
-        self.trees.add(self.store.tree_of(self.base))
+        self.trees[self.store.tree_of(self.base)] = 0
         self.baseline = [
             _record(m) for m in self.ledger.measurements(self.run, 0) if m.status in ("ok", "failed")
         ]
@@ -221,18 +223,11 @@ class Search:
             ]
             self.experiments[exp.number] = exp
             self.by_commit[exp.commit] = exp
-            self.trees.add(self.store.tree_of(exp.commit))
+            self.trees[self.store.tree_of(exp.commit)] = exp.number
             self.committed += 1
             if exp.status in ("accepted", "discarded", "failed"):
                 exp.phase = "done"
-                self.proposer.observe(
-                    Outcome(
-                        proposal,
-                        _mean_or_none(exp.values(self.metric)),
-                        exp.status == "accepted",
-                        str(exp.decision.get("reason", "")),
-                    )
-                )
+                self.proposer.observe(self._outcome(exp))
             else:
                 self._requeue(exp)
         self._event(
@@ -265,14 +260,17 @@ class Search:
                 if time.time() >= self.deadline:
                     self.stop_reason = "the wall-clock budget is spent"
                     break
+                self._warm()
                 self._fill()
-                if not self.executor.running() and not self.queue:
+                if not self.executor.running() and not self.queue and not self.waiting:
                     break
-                for result in self.executor.wait_any(timeout=0.5):
+                # Poll briefly while the proposer thinks, so a free slot is filled the moment it can be.
+                for result in self.executor.wait_any(timeout=0.05 if self.waiting else 0.5):
                     self._handle(result)
                 self.on_tick(self)
             self._shutdown()
         self.ledger.set_run(self.run, status="stopped" if self.interrupted else "searched")
+        self._record_usage()
         accepted = [e.number for e in self.experiments.values() if e.status == "accepted"]
         base_values = [r.metrics[self.metric] for r in self.baseline if r.status == "ok"]
         best = self.by_commit.get(self.incumbent)
@@ -343,7 +341,22 @@ class Search:
         waves = -(-runs // max(1, len(self.executor.slots)))
         return waves * seconds[len(seconds) // 2]
 
+    def _warm(self) -> None:
+        """Let a slow proposer think ahead while benchmarks (or the base) run."""
+        if self.stop_reason or self.exhausted or self.interrupted:
+            return
+        if self.committed >= self.config.budget.experiments:
+            return
+        self.proposer.warm(self._context(self.incumbent))
+
+    def _record_usage(self) -> None:
+        usage = dict(self.proposer.usage())
+        if usage:
+            self.run_record["llm"] = usage
+            self._write_run_record()
+
     def _fill(self) -> None:
+        self.waiting = False
         while self.executor.free_slots() > 0 and not self.interrupted:
             if self.queue:
                 self._submit(self.queue.popleft())
@@ -368,19 +381,32 @@ class Search:
     # -- proposing ------------------------------------------------------------------------
 
     def _context(self, parent: str) -> Context:
+        base_values = self.parent_values(self.base)
+        best = self.parent_values(self.incumbent)
+        noise = self.noise() if len(base_values) >= 2 else None
         return Context(
-            parent, self.store.source(parent), self.committed, self.config.budget.experiments - self.committed
+            parent,
+            self.store.source(parent),
+            self.committed,
+            self.config.budget.experiments - self.committed,
+            slots=len(self.executor.slots),
+            seconds_left=self.deadline - time.time(),
+            base_value=mean(base_values) if base_values else None,
+            best_value=mean(best) if best else None,
+            noise=noise.sigma if noise is not None else None,
         )
 
     def _new_experiment(self) -> bool:
         """Propose, validate and commit one experiment; False when nothing more can be started."""
         for _ in range(MAX_CONSECUTIVE_REJECTIONS + 1):
             proposal = self.proposer.propose(self._context(self.incumbent))
+            if isinstance(proposal, NotReady):
+                self.waiting = True
+                return False
             if proposal is None:
                 self.exhausted = True
-                self.stop_reason = (
-                    self.stop_reason or f"the {self.proposer.name} proposer has nothing new to try"
-                )
+                why = getattr(self.proposer, "stopped", "") or "it has nothing new to try"
+                self.stop_reason = self.stop_reason or f"the {self.proposer.name} proposer stopped: {why}"
                 return False
             if self._commit(proposal):
                 return True
@@ -430,12 +456,20 @@ class Search:
         changes = {c.path: c.patched.encode("utf-8") for c in verdict.changes}
         tree = self.store.write_tree(proposal.parent, changes)
         if tree in self.trees:
+            of = self.trees[tree]
             self.ledger.transition(
-                self.run, number, "duplicate", decision={"reason": "the same code was already measured"}
+                self.run,
+                number,
+                "duplicate",
+                decision={
+                    "reason": "the same code was already measured"
+                    + (f" (experiment #{of})" if of else " (the base)")
+                },
             )
             self.consecutive_rejections += 1
+            self.proposer.duplicate(proposal, of)
             return False
-        self.trees.add(tree)
+        self.trees[tree] = number
         self.consecutive_rejections = 0
         commit = self.store.commit_experiment(
             self.run,
@@ -636,10 +670,27 @@ class Search:
         exp.decision["noise"] = self.noise().sigma
         self.ledger.transition(self.run, exp.number, status, decision=exp.decision)
         self._write_note(exp)
-        self.proposer.observe(Outcome(exp.proposal, _mean_or_none(values), status == "accepted", reason))
+        self.proposer.observe(self._outcome(exp))
         mark = {"accepted": "ACCEPTED", "discarded": "discarded", "failed": "FAILED"}[status]
         delta = f" ({exp.decision['delta']:+.4g})" if "delta" in exp.decision else ""
         self._event(f"#{exp.number:04d} {mark}{delta}: {exp.proposal.hypothesis} — {reason}")
+
+    def _outcome(self, exp: Experiment) -> Outcome:
+        values = exp.values(self.metric)
+        delta = exp.decision.get("delta")
+        tail = None
+        failed = [r for r in exp.runs if r.status == "failed"]
+        if exp.status == "failed" and failed and failed[0].log_path:
+            tail = _log_tail(failed[0].log_path)
+        return Outcome(
+            exp.proposal,
+            _mean_or_none(values) if exp.status != "failed" else None,
+            exp.status == "accepted",
+            str(exp.decision.get("reason", "")),
+            number=exp.number,
+            delta=float(delta) if isinstance(delta, (int, float)) else None,
+            log_tail=tail,
+        )
 
     # -- notes ----------------------------------------------------------------------------
 
@@ -733,6 +784,17 @@ def _record(m: Any) -> RunRecord:
         m.slot,
         m.log_path,
     )
+
+
+def _log_tail(path: str, limit: int = 4000) -> str | None:
+    try:
+        with open(path, "rb") as f:
+            f.seek(0, 2)
+            size = f.tell()
+            f.seek(max(0, size - limit))
+            return f.read().decode("utf-8", "replace")
+    except OSError:
+        return None
 
 
 def _mean_or_none(values: list[float]) -> float | None:

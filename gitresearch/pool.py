@@ -61,7 +61,7 @@ def benchmark_env(
     config: Config, base: Mapping[str, str], job: Job, slot: Slot, result_path: Path
 ) -> dict[str, str]:
     secrets = set(SECRET_VARIABLES)
-    if config.agent is not None:
+    if config.agent is not None and config.agent.api_key_env:
         secrets.add(config.agent.api_key_env)
     env = {k: v for k, v in base.items() if k not in secrets and k not in GIT_REDIRECTS}
     if slot.gpu is not None:

@@ -3,13 +3,17 @@
 A proposal carries its intent (the edits, or the constants it sets), not only a diff, so
 that the loop can re-apply it onto a newer incumbent: `Proposer.rebase` turns the same idea
 into a patch against another parent, or says it no longer applies.
+
+A slow proposer (the LLM agent) thinks while benchmarks run: the loop calls `warm` on every
+tick so it can keep requests in flight, and `propose` may answer `NOT_READY` instead of
+blocking the loop; the loop then polls again a moment later.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Final, Protocol
 
 from gitresearch.sources import FileSource
 from gitresearch.validator import RegionEdit, Violation
@@ -26,6 +30,16 @@ class Proposal:
     meta: Mapping[str, Any] = field(default_factory=dict)
 
 
+class NotReady:
+    """`propose`'s answer while a slow proposer is still thinking (not the end of ideas)."""
+
+    def __repr__(self) -> str:
+        return "NOT_READY"
+
+
+NOT_READY: Final = NotReady()
+
+
 @dataclass(frozen=True)
 class Context:
     """What a proposer may look at: the parent to change, and how the run is going."""
@@ -34,6 +48,11 @@ class Context:
     source: FileSource  # the parent's files
     experiments_done: int
     experiments_left: int
+    slots: int = 1
+    seconds_left: float | None = None
+    base_value: float | None = None  # the base's mean metric, once measured
+    best_value: float | None = None  # the incumbent's mean metric
+    noise: float | None = None  # the seed noise (one run's standard deviation)
 
 
 @dataclass(frozen=True)
@@ -44,13 +63,32 @@ class Outcome:
     value: float | None  # mean metric, None when it failed
     accepted: bool
     reason: str
+    number: int = 0
+    delta: float | None = None  # mean minus the parent's mean
+    log_tail: str | None = None  # the end of a failed run's log
 
 
 class Proposer(Protocol):
     name: str
 
-    def propose(self, ctx: Context) -> Proposal | None:
-        """The next idea against `ctx.parent`, or None when there is nothing left to try."""
+    def propose(self, ctx: Context) -> Proposal | NotReady | None:
+        """The next idea against `ctx.parent`; NOT_READY while thinking; None when out of ideas."""
+        ...
+
+    def warm(self, ctx: Context) -> None:
+        """Start thinking about the next proposals now (called on every tick of the loop)."""
+        ...
+
+    def duplicate(self, proposal: Proposal, of: int) -> None:
+        """The proposal's code was already measured (as experiment `of`, 0 for the base)."""
+        ...
+
+    def usage(self) -> Mapping[str, Any]:
+        """What the proposer spent (tokens, dollars), for the run's record; empty when free."""
+        ...
+
+    def restore_usage(self, usage: Mapping[str, Any]) -> None:
+        """Continue counting from what a resumed run had already spent."""
         ...
 
     def rebase(self, proposal: Proposal, ctx: Context) -> Proposal | None:

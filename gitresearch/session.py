@@ -21,11 +21,9 @@ from gitresearch.gpus import detect, plan_slots
 from gitresearch.ledger import Ledger
 from gitresearch.lock import is_held
 from gitresearch.pool import LocalExecutor, PoolSettings
-from gitresearch.proposals import Proposer
 from gitresearch.rebuild import sync_from_git
 from gitresearch.sources import find_repo_root
 from gitresearch.store import Store
-from gitresearch.sweep import SweepProposer
 
 
 @dataclass(frozen=True)
@@ -88,30 +86,6 @@ def parse_gpus(text: str) -> Literal["all", "none"] | tuple[int, ...]:
     if not ids or any(i < 0 for i in ids):
         raise UsageError(f'--gpus takes "all", "none" or ids like 0,1; not "{text}"')
     return ids
-
-
-def make_proposer(
-    config: Config, boundaries: Boundaries, store: Store, base: str, say: Callable[[str], None]
-) -> Proposer:
-    choice = config.search.proposer
-    if choice in ("llm", "hybrid"):
-        raise UsageError(
-            f'proposer "{choice}" is not built yet in this version; use "sweep" (or "auto", which picks it)'
-        )
-    sweep = SweepProposer(boundaries, store.source(base), config.objective.direction, config.search.seed)
-    if choice == "auto":
-        why = (
-            "[agent] is configured, but the LLM proposer is not built yet"
-            if config.agent
-            else "no [agent] configured"
-        )
-        say(f"proposer: sweep ({why})")
-    if sweep.size == 0:
-        raise UsageError(
-            "the allowed regions hold no tunable literal, so the sweep has nothing to search; "
-            "run `gitresearch check` to see the regions and the search space"
-        )
-    return sweep
 
 
 @dataclass

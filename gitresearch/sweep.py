@@ -337,3 +337,15 @@ class SweepProposer:
 
     def rejected(self, proposal: Proposal, violations: Sequence[Violation]) -> None:
         del proposal, violations  # literal edits inside regions are always legal; nothing to learn
+
+    def warm(self, ctx: Context) -> None:
+        del ctx  # proposing takes milliseconds; nothing to prepare
+
+    def duplicate(self, proposal: Proposal, of: int) -> None:
+        del proposal, of  # the engine never proposes an assignment twice; others' duplicates teach nothing
+
+    def usage(self) -> Mapping[str, Any]:
+        return {}
+
+    def restore_usage(self, usage: Mapping[str, Any]) -> None:
+        del usage

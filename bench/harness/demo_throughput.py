@@ -101,7 +101,9 @@ def main() -> None:
             "SELECT COUNT(*) FROM experiments WHERE commit_sha IS NOT NULL"
         ).fetchone()[0]
         accepted = ledger.execute("SELECT COUNT(*) FROM experiments WHERE status = 'accepted'").fetchone()[0]
-        slot_names = [row[0] for row in ledger.execute("SELECT DISTINCT slot FROM measurements ORDER BY slot")]
+        slot_names = [
+            row[0] for row in ledger.execute("SELECT DISTINCT slot FROM measurements ORDER BY slot")
+        ]
         n_slots = max(1, len(slot_names))
         print(f"slots: {', '.join(str(name) for name in slot_names)}")
         print(f"experiments: {experiments} ({accepted} accepted), benchmark runs: {busy[1]}")
