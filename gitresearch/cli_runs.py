@@ -209,6 +209,7 @@ def _status(search: Search) -> str:
         running=search.executor.running(),
         slots=tuple(search.executor.slots),
         started=search.job_started,
+        llm_usd=search.proposer.usage().get("usd"),
     )
 
 

@@ -182,5 +182,11 @@ def render(candidates: list[Candidate]) -> str:
         "# files the benchmark depends on that must never change (data, evaluation)",
         "paths = [" + ", ".join(f'"{p}"' for p in others if not p.startswith(best.path)) + "]",
         "",
+        '# The LLM agent (proposer "llm", or "hybrid" with the sweep; "auto" uses it when it answers).',
+        "# [agent]",
+        '# model = "gpt-4.1-mini"               # OpenAI: export OPENAI_API_KEY=...',
+        '# base_url = "http://localhost:8000/v1" # or vLLM, Ollama (:11434), llama.cpp (:8080)',
+        '# brief = "program.md"                 # what a colleague would tell it',
+        "",
     ]
     return "\n".join(lines)

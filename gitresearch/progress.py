@@ -69,8 +69,11 @@ def status_line(
     running: Mapping[str, tuple[Job, Slot]],
     slots: tuple[Slot, ...],
     started: Mapping[str, float],
+    llm_usd: float | None = None,
 ) -> str:
     parts = [f"[{done}/{budget}]", f"{format_duration(max(seconds_left, 0))} left"]
+    if llm_usd is not None:
+        parts.append(f"LLM ${llm_usd:.3f}")
     if best is not None:
         where = f"#{best_number:04d}" if best_number else "base"
         parts.append(

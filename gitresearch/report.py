@@ -69,6 +69,7 @@ class ReportData:
     candidates: list[CandidateLine] = field(default_factory=list)
     experiments: list[ExperimentLine] = field(default_factory=list)
     rejected: int = 0
+    llm: dict[str, Any] = field(default_factory=dict)  # the agent's spend, when it ran
 
 
 def gather(store: Store, ledger: Ledger, run: str) -> ReportData:
@@ -124,6 +125,9 @@ def gather(store: Store, ledger: Ledger, run: str) -> ReportData:
             data.best_mean, data.best_experiment = m_, exp.number
     if refs.candidates:
         data.candidates = _candidates(store, refs.base, refs.candidates)
+    record = ((store.read_note(refs.base) or {}).get("runs") or {}).get(run) or {}
+    if isinstance(record.get("llm"), dict):
+        data.llm = dict(record["llm"])
     return data
 
 
@@ -185,8 +189,15 @@ def render_markdown(d: ReportData) -> str:
     tally = ", ".join(f"{n} {s}" for s, n in sorted(counts.items()))
     out += [
         f"Experiments: {len(d.experiments)} measured ({tally}); {d.rejected} proposal(s) rejected by the boundaries.",
-        "",
     ]
+    if d.llm:
+        u = d.llm
+        out.append(
+            f"LLM: {u.get('model', '?')} at {u.get('server', '?')}: {u.get('requests', 0)} request(s)"
+            f" ({u.get('failed_requests', 0)} failed, {u.get('malformed_replies', 0)} unusable), "
+            f"{u.get('prompt_tokens', 0):,} + {u.get('completion_tokens', 0):,} tokens, ${float(u.get('usd', 0)):.4f}."
+        )
+    out.append("")
     out += ["## Ranked candidates", ""]
     if not d.candidates:
         out += ["None yet (no accepted change, or the run is not finalized: `gitresearch finalize`).", ""]
