@@ -17,7 +17,7 @@ import click
 
 from gitresearch import __version__
 from gitresearch.boundaries import Boundaries, load_boundaries
-from gitresearch.cli_runs import finalize_cmd, pick, prune, report, runs, start, status
+from gitresearch.cli_runs import finalize_cmd, pick, prune, report, review, runs, start, status
 from gitresearch.config import CONFIG_NAME
 from gitresearch.durations import format_duration
 from gitresearch.errors import GitResearchError, UsageError
@@ -272,7 +272,7 @@ def init(print_only: bool) -> None:
         click.echo(f"warning: the written file needs an edit before use:\n{exc}", err=True)
 
 
-for _command in (start, finalize_cmd, status, report, runs, pick, prune):
+for _command in (start, finalize_cmd, status, report, review, runs, pick, prune):
     cli.add_command(_command)
 
 

@@ -179,7 +179,7 @@ def start(
     store, ledger = open_for_reading(root)
     click.echo(render_markdown(gather(store, ledger, name)))
     click.echo(
-        f"Plot it: gitresearch report {name} --plot progress.png   |   take the winners: gitresearch pick --top N",
+        f"Review it: gitresearch review {name}   |   take the winners: gitresearch pick --top N",
         err=True,
     )
     if summary.base_failed or summary.base_mean is None:
@@ -299,6 +299,29 @@ def status(run: str | None, as_json: bool) -> None:
     )
     for e in data.experiments[-5:]:
         click.echo(f"  #{e.number:04d} {e.status:<9} {e.hypothesis}")
+
+
+@click.command()
+@click.argument("run", required=False)
+def review(run: str | None) -> None:
+    """Browse a run in the terminal and cherry-pick its winners (the latest run by default).
+
+    \b
+    The leaderboard of every experiment (sort with s or a click on a title,
+    filter with f, search with /), each experiment's diff, evidence and log
+    (enter), the ranked candidates (c), the progress chart (g); mark with m
+    and cherry-pick with p. ? lists every key. It follows a run that is
+    still going, and opens runs fetched from another machine.
+    """
+    root = repo_root()
+    store, ledger = open_for_reading(root)
+    name = run or latest_run(ledger, store)
+    if store.run(name) is None:
+        raise UsageError(f'no run named "{name}"; `gitresearch runs` lists them')
+    ledger.close()
+    from gitresearch.review import ReviewApp  # Textual loads only for this command
+
+    ReviewApp(root, name).run()
 
 
 @click.command()

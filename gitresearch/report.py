@@ -124,14 +124,14 @@ def gather(store: Store, ledger: Ledger, run: str) -> ReportData:
         if exp.commit == refs.best:
             data.best_mean, data.best_experiment = m_, exp.number
     if refs.candidates:
-        data.candidates = _candidates(store, refs.base, refs.candidates)
+        data.candidates = candidates(store, refs.base, refs.candidates)
     record = ((store.read_note(refs.base) or {}).get("runs") or {}).get(run) or {}
     if isinstance(record.get("llm"), dict):
         data.llm = dict(record["llm"])
     return data
 
 
-def _candidates(store: Store, base: str, tip: str) -> list[CandidateLine]:
+def candidates(store: Store, base: str, tip: str) -> list[CandidateLine]:
     chain: list[tuple[str, str]] = []
     sha = tip
     for _ in range(10_000):

@@ -183,6 +183,14 @@ class Store:
         except (BadName, BadObject, ValueError):
             raise UsageError(f'no commit named "{rev}"') from None
 
+    def resolve_ref(self, ref: str) -> str | None:
+        """The object a full ref name points at, or None when there is no such ref."""
+        try:
+            out: str = self.repo.git.rev_parse("--verify", "--quiet", ref)
+        except git.GitCommandError:
+            return None
+        return out.strip() or None
+
     def ref_sha(self, branch: str) -> str | None:
         path = f"refs/heads/{branch}"
         try:
@@ -190,21 +198,21 @@ class Store:
         except (ValueError, BadName, BadObject):
             return None
 
-    def runs(self) -> list[RunRefs]:
+    def runs(self, only: str | None = None) -> list[RunRefs]:
+        """Every run's branches, read in one `git for-each-ref` (a run may have 10,000)."""
+        prefix = f"refs/heads/{BRANCH_PREFIX}/"
+        pattern = prefix + (f"{only}/" if only is not None else "")
+        listing: str = self.repo.git.for_each_ref("--format=%(objectname) %(objecttype) %(refname)", pattern)
         by_run: dict[str, dict[str, str]] = {}
-        for ref in self.repo.references:
-            path = ref.path
-            prefix = f"refs/heads/{BRANCH_PREFIX}/"
-            if not path.startswith(prefix):
+        for line in listing.splitlines():
+            sha, kind, path = line.split(" ", 2)
+            if kind != "commit" or not path.startswith(prefix):
                 continue
             rest = path[len(prefix) :]
             run, _, leaf = rest.rpartition("/")
             if not run or "/" in run:
                 continue
-            try:
-                by_run.setdefault(run, {})[leaf] = str(ref.commit.hexsha)
-            except ValueError:
-                continue
+            by_run.setdefault(run, {})[leaf] = sha
         out = []
         for run, leaves in sorted(by_run.items()):
             if "base" not in leaves:
@@ -222,7 +230,7 @@ class Store:
         return out
 
     def run(self, name: str) -> RunRefs | None:
-        return next((r for r in self.runs() if r.name == name), None)
+        return next((r for r in self.runs(only=name) if r.name == name), None)
 
     def experiment(self, run: str, number: int, sha: str | None = None) -> ExperimentCommit:
         commit = self.repo.commit(sha or experiment_branch(run, number))
@@ -341,6 +349,18 @@ class Store:
     def changed_paths(self, a: str, b: str) -> list[str]:
         out: str = self.repo.git.diff("--name-only", "--no-renames", a, b)
         return [line for line in out.splitlines() if line]
+
+    def fast_import(self, stream: bytes) -> None:
+        """Feed a `git fast-import` stream (used to generate big runs for tests and benches)."""
+        with tempfile.TemporaryFile() as f:
+            f.write(stream)
+            f.seek(0)
+            self.repo.git.execute(["git", "fast-import", "--quiet"], istream=f)
+
+    def diff(self, parent: str, sha: str) -> str:
+        """The unified diff of `sha` against `parent` (what the review shows)."""
+        out: str = self.repo.git.diff("--no-color", "--no-ext-diff", parent, sha)
+        return out
 
     def diffstat(self, parent: str, sha: str) -> str:
         out: str = self.repo.git.diff("--shortstat", parent, sha)

@@ -26,6 +26,7 @@ def test_every_module_is_under_the_ownership_contracts() -> None:
         "Only the runner starts processes": "gitresearch.runner",
         "Only the sweep imports Optuna": "gitresearch.sweep",
         "Only the llm module imports the OpenAI client": "gitresearch.llm",
+        "Only the review imports Textual": "gitresearch.review",
     }
     for name, owner in owners.items():
         assert set(contracts[name]["source_modules"]) == modules - {owner}, name
@@ -37,6 +38,7 @@ def test_every_module_is_under_the_ownership_contracts() -> None:
         "gitresearch.agent",
         "gitresearch.hybrid",
         "gitresearch.proposers",
+        "gitresearch.review",
     }
     core = contracts["The core never imports Textual or the OpenAI client"]
     assert set(core["source_modules"]) == modules - shell
