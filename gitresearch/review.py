@@ -334,6 +334,12 @@ class Heading(Static):
 
 
 class DetailScreen(Screen[None]):
+    DEFAULT_CSS = """
+    DetailScreen #detail-head { height: auto; padding: 0 1; background: $boost; }
+    DetailScreen TabbedContent { height: 1fr; }
+    DetailScreen ContentSwitcher { height: 1fr; }
+    DetailScreen TabPane { height: 1fr; padding: 0; }
+    """
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape,q", "app.pop_screen", "back"),
         Binding("d", "tab('diff')", "diff"),
@@ -547,6 +553,11 @@ class ReviewApp(App[None]):
         self.showing_candidates = False
         self.reloads = 0
         self.filter_index = 0
+        self.said: list[str] = []  # every message shown, oldest first
+
+    def notify(self, message: str, **kwargs: Any) -> None:
+        self.said.append(message)
+        super().notify(message, **kwargs)
 
     def compose(self) -> ComposeResult:
         yield Static(id="summary")

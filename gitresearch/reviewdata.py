@@ -93,13 +93,6 @@ class Detail:
     log: str  # the logs of its runs, newest last, each with a header
 
 
-def latest(ledger: Ledger) -> str:
-    runs = ledger.runs()
-    if not runs:
-        raise UsageError("no runs in this repository yet; start one with `gitresearch start`")
-    return max(runs, key=lambda r: r.started).name
-
-
 def change_marker(ledger: Ledger, run: str) -> tuple[Any, ...]:
     """A cheap fingerprint of the run's state: when it changes, the view is reloaded."""
     e = ledger.db.execute("SELECT COUNT(*), MAX(updated) FROM experiments WHERE run=?", (run,)).fetchone()
@@ -273,13 +266,24 @@ def chart(view: RunView, width: int, height: int) -> list[str]:
         yb = y_of(view.base_mean)
         grid[yb] = ["┈"] * plot_w
     best: float | None = view.base_mean
-    for i, (_, v, status) in enumerate(points):
-        x = x_of(i)
+    bests: list[float | None] = []
+    for _, v, status in points:
         if status == "accepted":
             best = v
-        if best is not None:
-            grid[y_of(best)][x] = "━"
-        grid[y_of(v)][x] = "●" if status == "accepted" else ("·" if grid[y_of(v)][x] != "●" else "●")
+        bests.append(best)
+    i = 0
+    for x in range(plot_w):  # the incumbent as a step line across the whole width
+        while i + 1 < len(points) and x_of(i + 1) <= x:
+            i += 1
+        level = bests[i] if x_of(i) <= x else view.base_mean
+        if level is not None:
+            grid[y_of(level)][x] = "━"
+    for i, (_, v, status) in enumerate(points):
+        x, y = x_of(i), y_of(v)
+        if status == "accepted":
+            grid[y][x] = "●"
+        elif grid[y][x] != "●":
+            grid[y][x] = "·"
     lines = []
     for k, cells in enumerate(grid):
         label = f"{hi:.4g}" if k == 0 else (f"{lo:.4g}" if k == height - 1 else "")
