@@ -478,7 +478,8 @@ class HelpScreen(ModalScreen[None]):
     BINDINGS: ClassVar[list[BindingType]] = [Binding("escape,q,question_mark", "dismiss_help", "close")]
     DEFAULT_CSS = """
     HelpScreen { align: center middle; }
-    HelpScreen > Vertical { width: 72; height: auto; border: thick $accent; padding: 1 2; background: $surface; }
+    HelpScreen > Vertical { width: 110; max-width: 96%; height: auto; max-height: 96%; border: thick $accent;
+                            padding: 0 1; background: $surface; overflow-y: auto; }
     """
     KEYS = (
         ("↑ ↓ j k, PgUp PgDn, Home End", "move through the experiments (the mouse works too)"),
@@ -499,12 +500,13 @@ class HelpScreen(ModalScreen[None]):
     )
 
     def compose(self) -> ComposeResult:
-        text = Text("gitresearch review — keys\n\n", style="bold")
+        table = Table(title="gitresearch review — keys", box=None, show_header=False, title_style="bold")
+        table.add_column(style="bold cyan", no_wrap=True)
+        table.add_column()
         for keys, what in self.KEYS:
-            text.append(f"{keys:<30}", style="bold cyan")
-            text.append(f"{what}\n")
+            table.add_row(keys, what)
         with Vertical():
-            yield Static(text, id="help-text")
+            yield Static(table, id="help-text")
 
     def action_dismiss_help(self) -> None:
         self.dismiss(None)

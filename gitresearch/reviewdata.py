@@ -7,6 +7,7 @@ A run of 10,000 experiments loads in two queries (experiments, measurements).
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -172,7 +173,7 @@ def detail(store: Store, ledger: Ledger, view: RunView, number: int) -> Detail:
     if row.commit and row.parent:
         diff = store.diff(row.parent, row.commit)
     elif exp is not None and exp.patch:
-        diff = "(never committed: the proposal was refused before it ran)\n"
+        diff = "(never committed: the proposal was refused before it ran)\n" + _proposed_edits(exp.patch)
     runs = [
         RunDetail(
             m.seed,
@@ -293,6 +294,16 @@ def chart(view: RunView, width: int, height: int) -> list[str]:
     ticks = f"#{first}".ljust(plot_w - len(f"#{last}")) + f"#{last}"
     lines += [axis, " " * (label_w + 1) + ticks]
     return lines
+
+
+def _proposed_edits(patch: str) -> str:
+    """The region edits a refused proposal asked for, from the ledger's record of it."""
+    try:
+        edits = json.loads(patch).get("edits") or []
+    except (json.JSONDecodeError, AttributeError):
+        return ""
+    parts = [f"\n# {path} :: {region}\n{source}" for path, region, source in edits]
+    return "\nThe edits it proposed:\n" + "".join(parts) if parts else ""
 
 
 def _values(ms: Sequence[MeasurementRow], metric: str, purposes: tuple[str, ...]) -> list[float]:

@@ -20,6 +20,7 @@ from gitresearch.agent import Malformed, parse_reply
 from gitresearch.fakellm import FakeLLM, Step, proposal
 from gitresearch.ledger import Ledger
 from gitresearch.rebuild import sync_from_git
+from gitresearch.reviewdata import detail, load
 from gitresearch.store import Store
 from tests.conftest import GitRepo, make_repo
 
@@ -211,6 +212,13 @@ def test_rejected_patch_is_fed_back_with_its_violations(tmp_path: Path, bad: str
     assert rows[0].violations and rows[0].violations[0]["rule"] == rule
     feedback = requests[1]["messages"]
     assert feedback[2] == {"role": "assistant", "content": bad}
+    # The review shows what was refused and why.
+    store = Store(repo.root)
+    ledger = Ledger(store.state_dir / "ledger.sqlite")
+    view = load(store, ledger, "r")
+    refused = detail(store, ledger, view, rows[0].number)
+    assert refused.diff.startswith("(never committed") and "The edits it proposed" in refused.diff
+    assert refused.violations[0]["rule"] == rule
     assert f"[{rule}]" in feedback[3]["content"] and "rejected by the boundaries" in feedback[3]["content"]
 
 
