@@ -408,3 +408,21 @@ def test_replies_are_parsed_robustly(text: str) -> None:
 def test_unusable_replies_say_why(text: str, message: str) -> None:
     with pytest.raises(Malformed, match=message):
         parse_reply(text)
+
+
+def test_the_client_takes_an_injected_http_client() -> None:
+    import httpx2
+
+    from gitresearch.agent import SCHEMA
+    from gitresearch.config import Agent
+    from gitresearch.llm import ChatClient
+
+    seen: list[str] = []
+    http = httpx2.Client(event_hooks={"request": [lambda request: seen.append(str(request.url))]})
+    with FakeLLM([Step(FIX)]) as server:
+        chat = ChatClient(Agent(model="test-model", base_url=server.url), {}, http_client=http)
+        assert chat.preflight() == f"LLM test-model at {server.url}"
+        reply = chat.complete([{"role": "user", "content": "propose"}], SCHEMA)
+    assert reply.text == FIX and reply.mode == "json_schema"
+    assert seen == [f"{server.url}/models", f"{server.url}/chat/completions"]
+    assert chat.prices.cost(reply.prompt_tokens, reply.completion_tokens) == 0.0  # a server of your own
