@@ -102,6 +102,8 @@ class ChatClient:
         self._sleep = sleep
         self._lock = threading.Lock()
         self._mode: Mode = "json_schema"
+        self._tokens_param = "max_tokens"  # newer OpenAI models want max_completion_tokens
+        self._send_temperature = agent.temperature is not None
         self._client = openai.OpenAI(
             api_key=key,
             base_url=self.base_url,
@@ -167,6 +169,8 @@ class ChatClient:
             try:
                 response = self._client.chat.completions.create(**self._request(messages, schema, mode))
             except openai.BadRequestError as e:
+                if self._adapt(e):
+                    continue
                 if mode != "plain" and _about_format(e):
                     self._downgrade(mode)
                     continue
@@ -202,9 +206,9 @@ class ChatClient:
         request: dict[str, Any] = {
             "model": self.model,
             "messages": [dict(m) for m in messages],
-            "max_tokens": self.agent.max_tokens,
+            self._tokens_param: self.agent.max_tokens,
         }
-        if self.agent.temperature is not None:
+        if self._send_temperature:
             request["temperature"] = self.agent.temperature
         if mode == "json_schema":
             request["response_format"] = {
@@ -214,6 +218,18 @@ class ChatClient:
         elif mode == "json_object":
             request["response_format"] = {"type": "json_object"}
         return request
+
+    def _adapt(self, e: openai.BadRequestError) -> bool:
+        """Follow a server that names a parameter it does not take; True when worth a retry."""
+        text = str(e).lower()
+        with self._lock:
+            if "max_completion_tokens" in text and self._tokens_param == "max_tokens":
+                self._tokens_param = "max_completion_tokens"
+                return True
+            if "temperature" in text and self._send_temperature:
+                self._send_temperature = False
+                return True
+        return False
 
     def _downgrade(self, mode: Mode) -> None:
         with self._lock:

@@ -426,3 +426,15 @@ def test_the_client_takes_an_injected_http_client() -> None:
     assert reply.text == FIX and reply.mode == "json_schema"
     assert seen == [f"{server.url}/models", f"{server.url}/chat/completions"]
     assert chat.prices.cost(reply.prompt_tokens, reply.completion_tokens) == 0.0  # a server of your own
+
+
+def test_a_server_that_wants_max_completion_tokens_gets_it(tmp_path: Path) -> None:
+    refusal = "Unsupported parameter: 'max_tokens' is not supported with this model. Use 'max_completion_tokens' instead."
+    with FakeLLM([Step(refusal, status=400), Step(FIX)]) as server:
+        repo = agent_repo(tmp_path / "repo", server.url, experiments=1)
+        done = start(repo)
+        requests = server.completions()
+    assert done.returncode == 0, done.stderr
+    assert "max_tokens" in requests[0] and "max_completion_tokens" not in requests[0]
+    assert requests[1]["max_completion_tokens"] == 500 and "max_tokens" not in requests[1]
+    assert experiments(repo)[0].status == "accepted"
