@@ -130,6 +130,7 @@ class Search:
         self.by_commit: dict[str, Experiment] = {}
         self.trees: dict[str, int] = {}  # tree id -> the experiment that measured it (0: the base)
         self.waiting = False  # the proposer is still thinking (NOT_READY)
+        self._warmed = 0.0
         self.queue: deque[Job] = deque()
         self.measurement_ids: dict[str, int] = {}
         self.started = time.time()
@@ -347,6 +348,10 @@ class Search:
             return
         if self.committed >= self.config.budget.experiments:
             return
+        now = time.monotonic()
+        if now - self._warmed < 0.1:  # the context costs a little; a slow proposer needs no more
+            return
+        self._warmed = now
         self.proposer.warm(self._context(self.incumbent))
 
     def _record_usage(self) -> None:
