@@ -53,9 +53,14 @@ class RunRecord:
     detail: str | None = None
     slot: str | None = None
     log_path: str | None = None
+    finished: float | None = None  # wall-clock time the result came in
 
     def as_note(self, commit: str) -> dict[str, Any]:
+        timing = {}
+        if self.finished is not None:
+            timing = {"started": round(self.finished - self.seconds, 3), "finished": round(self.finished, 3)}
         return {
+            **timing,
             "seed": self.seed,
             "purpose": self.purpose,
             "status": self.status,
@@ -759,6 +764,7 @@ def run_record(result: RunResult) -> RunRecord:
             None,
             result.slot.name,
             str(result.log_path),
+            time.time(),
         )
     assert isinstance(result, Failed)
     status = "cancelled" if result.reason == "cancelled" else "failed"
@@ -773,6 +779,7 @@ def run_record(result: RunResult) -> RunRecord:
         result.detail,
         result.slot.name,
         str(result.log_path) if result.log_path else None,
+        time.time(),
     )
 
 
@@ -788,6 +795,7 @@ def _record(m: Any) -> RunRecord:
         m.detail,
         m.slot,
         m.log_path,
+        m.finished,
     )
 
 

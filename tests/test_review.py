@@ -305,6 +305,7 @@ def test_opens_a_run_fetched_from_another_machine(real_run: GitRepo, tmp_path: P
         cwd=clone,
         check=True,
     )
+    before = time.time()
     done = subprocess.run(
         [sys.executable, "-m", "gitresearch", "report", "r", "--format", "tsv"],
         cwd=clone,
@@ -313,6 +314,9 @@ def test_opens_a_run_fetched_from_another_machine(real_run: GitRepo, tmp_path: P
         check=True,
     )
     assert done.stdout  # the ledger was rebuilt from branches and notes
+    # ...with the measurements' times from the notes, not the time of the rebuild.
+    rebuilt = Ledger(clone / ".git/gitresearch/ledger.sqlite").measurements("r")
+    assert rebuilt and all(m.finished is not None and m.finished < before for m in rebuilt)
     app = ReviewApp(clone, "r")
     original = load(Store(real_run.root), ledger_of(real_run), "r")
 
