@@ -147,11 +147,6 @@ class Leaderboard(ScrollView, can_focus=True):
     Leaderboard { height: 1fr; }
     """
 
-    class Highlighted(Message):
-        def __init__(self, row: Row | None) -> None:
-            super().__init__()
-            self.row = row
-
     class Chosen(Message):
         def __init__(self, row: Row) -> None:
             super().__init__()
@@ -167,6 +162,7 @@ class Leaderboard(ScrollView, can_focus=True):
         self.reverse = False
         self.status_filter = "all"
         self.search = ""
+        self.direction = "minimize"  # which sign of a delta is good
 
     # -- data ------------------------------------------------------------------------------
 
@@ -216,7 +212,6 @@ class Leaderboard(ScrollView, can_focus=True):
         self.virtual_size = Size(self.size.width, len(self.rows))
         self._show_cursor()
         self.refresh()
-        self.post_message(self.Highlighted(self.current()))
 
     def current(self) -> Row | None:
         return self.rows[self.cursor] if 0 <= self.cursor < len(self.rows) else None
@@ -236,7 +231,6 @@ class Leaderboard(ScrollView, can_focus=True):
         self.cursor = max(0, min(len(self.rows) - 1, index))
         self._show_cursor()
         self.refresh()
-        self.post_message(self.Highlighted(self.current()))
 
     def _show_cursor(self) -> None:
         height = max(1, self.scrollable_content_region.height)
@@ -290,14 +284,10 @@ class Leaderboard(ScrollView, can_focus=True):
             if column.key == "status":
                 style = base + STATUS_STYLE.get(row.status, Style())
             elif column.key in ("delta_base", "delta_parent") and text.strip() not in ("—", ""):
-                good = text.strip().startswith("-") == (self.app_direction() == "minimize")
+                good = text.strip().startswith("-") == (self.direction == "minimize")
                 style = base + Style(color="green" if good else "red")
             segments.append(Segment(text + " ", style))
         return Strip(segments).adjust_cell_length(width, base)
-
-    def app_direction(self) -> str:
-        view = getattr(self.app, "view", None)
-        return view.direction if view is not None else "minimize"
 
 
 class Heading(Static):
@@ -575,6 +565,7 @@ class ReviewApp(App[None]):
 
     def on_mount(self) -> None:
         board = self.query_one(Leaderboard)
+        board.direction = self.view.direction
         board.set_rows(self.view.rows)
         board.focus()
         self._summary()
@@ -642,11 +633,6 @@ class ReviewApp(App[None]):
 
     def on_leaderboard_chosen(self, message: Leaderboard.Chosen) -> None:
         self._open(message.row)
-
-    def on_leaderboard_highlighted(self, message: Leaderboard.Highlighted) -> None:
-        del message
-        if self.is_mounted(self.query_one("#summary")):
-            self._summary()
 
     MAIN_ONLY = frozenset(
         {"open", "sort", "reverse", "filter", "search", "candidates", "chart", "clear", "reload"}
@@ -829,6 +815,3 @@ class ReviewApp(App[None]):
 
     def action_help(self) -> None:
         self.push_screen(HelpScreen())
-
-    def is_mounted(self, widget: Any) -> bool:
-        return bool(getattr(widget, "is_mounted", False))
