@@ -16,6 +16,7 @@ ledger hold (`resume`).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import signal
 import time
@@ -31,6 +32,7 @@ from gitresearch.errors import GitResearchError
 from gitresearch.executor import Executor, Failed, Job, RunResult, Succeeded
 from gitresearch.ledger import Ledger
 from gitresearch.proposals import Context, NotReady, Outcome, Proposal, Proposer
+from gitresearch.runner import read_log_tail
 from gitresearch.stats import Noise, Test, compare, improvement, mean, pooled_noise, stdev
 from gitresearch.store import Store, run_branch
 from gitresearch.validator import Accepted, RegionEdit, Validator
@@ -691,7 +693,8 @@ class Search:
         tail = None
         failed = [r for r in exp.runs if r.status == "failed"]
         if exp.status == "failed" and failed and failed[0].log_path:
-            tail = _log_tail(failed[0].log_path)
+            with contextlib.suppress(OSError):
+                tail = read_log_tail(failed[0].log_path, 4000)[0]
         return Outcome(
             exp.proposal,
             _mean_or_none(values) if exp.status != "failed" else None,
@@ -797,17 +800,6 @@ def _record(m: Any) -> RunRecord:
         m.log_path,
         m.finished,
     )
-
-
-def _log_tail(path: str, limit: int = 4000) -> str | None:
-    try:
-        with open(path, "rb") as f:
-            f.seek(0, 2)
-            size = f.tell()
-            f.seek(max(0, size - limit))
-            return f.read().decode("utf-8", "replace")
-    except OSError:
-        return None
 
 
 def _mean_or_none(values: list[float]) -> float | None:

@@ -11,12 +11,12 @@ import json
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from gitresearch.errors import UsageError
 from gitresearch.ledger import Ledger, MeasurementRow
 from gitresearch.report import CandidateLine, candidates
+from gitresearch.runner import read_log_tail
 from gitresearch.stats import mean, stdev
 from gitresearch.store import Store, run_branch
 
@@ -332,11 +332,7 @@ def _with_rank(row: Row, rank: int | None) -> Row:
 
 def _tail(path: str) -> str:
     try:
-        with open(Path(path), "rb") as f:
-            f.seek(0, 2)
-            size = f.tell()
-            f.seek(max(0, size - LOG_LIMIT))
-            text = f.read().decode("utf-8", "replace")
+        text, cut = read_log_tail(path, LOG_LIMIT)
     except OSError as e:
         return f"(the log cannot be read: {e.strerror})"
-    return ("… (earlier output cut)\n" if size > LOG_LIMIT else "") + text
+    return ("… (earlier output cut)\n" if cut else "") + text

@@ -64,6 +64,17 @@ def parse_metric_line(line: bytes) -> tuple[str, float] | None:
         return None
 
 
+def read_log_tail(path: str | Path, limit: int) -> tuple[str, bool]:
+    """The last `limit` bytes of a run's log, and whether anything before them was left out.
+
+    Raises OSError when the log cannot be read."""
+    with open(path, "rb") as f:
+        f.seek(0, os.SEEK_END)
+        size = f.tell()
+        f.seek(max(0, size - limit))
+        return f.read().decode("utf-8", "replace"), size > limit
+
+
 class _CappedLog:
     """Head written straight to disk, tail kept in memory, the middle counted and dropped."""
 
