@@ -24,6 +24,8 @@ from gitresearch.progress import Progress, status_line
 from gitresearch.proposers import make_proposer
 from gitresearch.rebuild import sync_from_git
 from gitresearch.report import gather, plot, render, render_markdown
+from gitresearch.reviewdata import pick as cherry_pick
+from gitresearch.reviewdata import require_clean
 from gitresearch.session import (
     Overrides,
     default_run_name,
@@ -359,11 +361,7 @@ def pick(experiments: tuple[int, ...], top: int | None, run_name: str | None) ->
     store, ledger = open_for_reading(repo_root())
     name = run_name or latest_run(ledger, store)
     data = gather(store, ledger, name)
-    if not store.checkout_is_clean():
-        raise UsageError(
-            "your checkout has uncommitted changes; commit or stash them (git stash) first, "
-            "so a cherry-pick conflict can never mix with your work"
-        )
+    require_clean(store)
     shas: list[str] = []
     if top is not None:
         if not data.candidates:
@@ -378,13 +376,7 @@ def pick(experiments: tuple[int, ...], top: int | None, run_name: str | None) ->
         if sha is None:
             raise UsageError(f"run {name} has no committed experiment #{n:04d}")
         shas.append(sha)
-    ok, output = store.cherry_pick_into_checkout(shas)
-    if not ok:
-        raise UsageError(
-            f"git cherry-pick stopped: {output}\nresolve it and `git cherry-pick --continue`, "
-            "or `git cherry-pick --abort` to undo"
-        )
-    click.echo(f"picked {len(shas)} commit(s) onto {store.current_branch() or 'HEAD'}")
+    click.echo(cherry_pick(store, shas))
 
 
 @click.command()

@@ -21,7 +21,7 @@ from typing import Any
 from gitresearch.config import Config
 from gitresearch.errors import GitResearchError
 from gitresearch.executor import Executor, Job, RunResult, Succeeded
-from gitresearch.ledger import ExperimentRow, Ledger
+from gitresearch.ledger import ExperimentRow, Ledger, metric_values
 from gitresearch.loop import run_record
 from gitresearch.stats import improvement, mean, stdev
 from gitresearch.store import Store, run_branch
@@ -205,11 +205,7 @@ def _candidate(
 def _values(
     ledger: Ledger, run: str, number: int, metric: str, purposes: tuple[str, ...] = ("measure", "confirm")
 ) -> list[float]:
-    return [
-        m.metrics[metric]
-        for m in ledger.measurements(run, number)
-        if m.status == "ok" and m.purpose in purposes and metric in m.metrics
-    ]
+    return metric_values(ledger.measurements(run, number), metric, purposes)
 
 
 def _ablate(

@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -151,6 +151,17 @@ class MeasurementRow:
     log_path: str | None
     started: float
     finished: float | None
+
+
+def metric_values(
+    measurements: Iterable[MeasurementRow], metric: str, purposes: tuple[str, ...] = ("measure", "confirm")
+) -> list[float]:
+    """The metric of every successful measurement made for one of `purposes`."""
+    return [
+        m.metrics[metric]
+        for m in measurements
+        if m.status == "ok" and m.purpose in purposes and metric in m.metrics
+    ]
 
 
 def _dumps(value: Any) -> str | None:

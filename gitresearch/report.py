@@ -14,9 +14,9 @@ from pathlib import Path
 from typing import Any
 
 from gitresearch.errors import UsageError
-from gitresearch.ledger import Ledger
+from gitresearch.ledger import Ledger, MeasurementRow, RunRow, metric_values
 from gitresearch.stats import mean, stdev
-from gitresearch.store import Store, run_branch
+from gitresearch.store import RunRefs, Store, run_branch
 
 
 @dataclass
@@ -72,15 +72,34 @@ class ReportData:
     llm: dict[str, Any] = field(default_factory=dict)  # the agent's spend, when it ran
 
 
-def gather(store: Store, ledger: Ledger, run: str) -> ReportData:
+def run_of(store: Store, ledger: Ledger, run: str) -> tuple[RunRow, RunRefs]:
+    """A run's ledger row and branches, or a UsageError naming it."""
     row = ledger.run(run)
     refs = store.run(run)
     if row is None or refs is None:
         raise UsageError(f'no run named "{run}"; `gitresearch runs` lists them')
+    return row, refs
+
+
+def measurements_by_experiment(ledger: Ledger, run: str) -> dict[int, list[MeasurementRow]]:
+    """Every measurement of the run in one query, grouped by experiment number (0: the base)."""
+    out: dict[int, list[MeasurementRow]] = {}
+    for m in ledger.measurements(run):
+        out.setdefault(m.number, []).append(m)
+    return out
+
+
+def llm_usage(store: Store, base: str, run: str) -> dict[str, Any]:
+    """What the LLM agent spent in this run, from the run's record on its base commit."""
+    record = ((store.read_note(base) or {}).get("runs") or {}).get(run) or {}
+    return dict(record["llm"]) if isinstance(record.get("llm"), dict) else {}
+
+
+def gather(store: Store, ledger: Ledger, run: str) -> ReportData:
+    row, refs = run_of(store, ledger, run)
     metric = str(row.meta.get("metric", ""))
-    base_values = [
-        m.metrics[metric] for m in ledger.measurements(run, 0) if m.status == "ok" and metric in m.metrics
-    ]
+    by_number = measurements_by_experiment(ledger, run)
+    base_values = metric_values(by_number.get(0, []), metric, ("baseline",))
     base_mean = mean(base_values) if base_values else None
     data = ReportData(
         run,
@@ -99,8 +118,8 @@ def gather(store: Store, ledger: Ledger, run: str) -> ReportData:
         if exp.status in ("rejected", "duplicate"):
             data.rejected += exp.status == "rejected"
             continue
-        ms = [m for m in ledger.measurements(run, exp.number) if m.purpose in ("measure", "confirm")]
-        values = [m.metrics[metric] for m in ms if m.status == "ok" and metric in m.metrics]
+        ms = [m for m in by_number.get(exp.number, []) if m.purpose in ("measure", "confirm")]
+        values = metric_values(ms, metric)
         decision = exp.decision or {}
         m_ = mean(values) if values else None
         data.experiments.append(
@@ -125,9 +144,7 @@ def gather(store: Store, ledger: Ledger, run: str) -> ReportData:
             data.best_mean, data.best_experiment = m_, exp.number
     if refs.candidates:
         data.candidates = candidates(store, refs.base, refs.candidates)
-    record = ((store.read_note(refs.base) or {}).get("runs") or {}).get(run) or {}
-    if isinstance(record.get("llm"), dict):
-        data.llm = dict(record["llm"])
+    data.llm = llm_usage(store, refs.base, run)
     return data
 
 

@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from gitresearch.errors import UsageError
-from gitresearch.ledger import Ledger, MeasurementRow
-from gitresearch.report import CandidateLine, candidates
+from gitresearch.ledger import Ledger, metric_values
+from gitresearch.report import CandidateLine, candidates, llm_usage, measurements_by_experiment, run_of
 from gitresearch.runner import read_log_tail
 from gitresearch.stats import mean, stdev
 from gitresearch.store import Store, run_branch
@@ -105,16 +105,11 @@ def change_marker(ledger: Ledger, run: str) -> tuple[Any, ...]:
 
 
 def load(store: Store, ledger: Ledger, run: str) -> RunView:
-    meta_row = ledger.run(run)
-    refs = store.run(run)
-    if meta_row is None or refs is None:
-        raise UsageError(f'no run named "{run}"; `gitresearch runs` lists them')
+    meta_row, refs = run_of(store, ledger, run)
     metric = str(meta_row.meta.get("metric", ""))
     direction = str(meta_row.meta.get("direction", "minimize"))
-    by_number: dict[int, list[MeasurementRow]] = {}
-    for m in ledger.measurements(run):
-        by_number.setdefault(m.number, []).append(m)
-    base_values = _values(by_number.get(0, []), metric, ("baseline",))
+    by_number = measurements_by_experiment(ledger, run)
+    base_values = metric_values(by_number.get(0, []), metric, ("baseline",))
     base_mean = mean(base_values) if base_values else None
     view = RunView(
         run,
@@ -129,7 +124,7 @@ def load(store: Store, ledger: Ledger, run: str) -> RunView:
     )
     for exp in ledger.experiments(run):
         ms = by_number.get(exp.number, [])
-        values = _values(ms, metric, ("measure", "confirm"))
+        values = metric_values(ms, metric)
         m_ = mean(values) if values else None
         decision = exp.decision or {}
         delta = decision.get("delta")
@@ -157,9 +152,7 @@ def load(store: Store, ledger: Ledger, run: str) -> RunView:
     view.rows = [_with_rank(r, ranks.get(r.number)) for r in view.rows]
     if refs.candidates:
         view.candidates = candidates(store, refs.base, refs.candidates)
-    record = ((store.read_note(refs.base) or {}).get("runs") or {}).get(run) or {}
-    if isinstance(record.get("llm"), dict):
-        view.llm = dict(record["llm"])
+    view.llm = llm_usage(store, refs.base, run)
     return view
 
 
@@ -220,18 +213,22 @@ def pick_targets(view: RunView, numbers: Iterable[int]) -> list[tuple[int, str, 
     return out
 
 
-def pick(store: Store, shas: Sequence[str]) -> str:
-    """Cherry-pick onto the current branch; a UsageError says why not."""
+def require_clean(store: Store) -> None:
     if not store.checkout_is_clean():
         raise UsageError(
             "your checkout has uncommitted changes; commit or stash them (git stash) first, "
             "so a cherry-pick conflict can never mix with your work"
         )
+
+
+def pick(store: Store, shas: Sequence[str]) -> str:
+    """Cherry-pick onto the current branch; a UsageError says why not."""
+    require_clean(store)
     ok, output = store.cherry_pick_into_checkout(list(shas))
     if not ok:
         raise UsageError(
-            f"git cherry-pick stopped: {output.splitlines()[0] if output else 'conflict'}; resolve it and "
-            "`git cherry-pick --continue`, or `git cherry-pick --abort` to undo"
+            f"git cherry-pick stopped: {output}\nresolve it and `git cherry-pick --continue`, "
+            "or `git cherry-pick --abort` to undo"
         )
     return f"picked {len(shas)} commit(s) onto {store.current_branch() or 'HEAD'}"
 
@@ -304,12 +301,6 @@ def _proposed_edits(patch: str) -> str:
         return ""
     parts = [f"\n# {path} :: {region}\n{source}" for path, region, source in edits]
     return "\nThe edits it proposed:\n" + "".join(parts) if parts else ""
-
-
-def _values(ms: Sequence[MeasurementRow], metric: str, purposes: tuple[str, ...]) -> list[float]:
-    return [
-        m.metrics[metric] for m in ms if m.status == "ok" and m.purpose in purposes and metric in m.metrics
-    ]
 
 
 def _with_rank(row: Row, rank: int | None) -> Row:
