@@ -162,7 +162,7 @@ class Usage:
     malformed: int = 0
     retries: int = 0
     seconds: float = 0.0
-    extra: dict[str, Any] = field(default_factory=dict)
+    response_format: str | None = None  # the mode the server took, once it answered
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -174,7 +174,7 @@ class Usage:
             "malformed_replies": self.malformed,
             "retries": self.retries,
             "seconds": round(self.seconds, 3),
-            **self.extra,
+            **({"response_format": self.response_format} if self.response_format else {}),
         }
 
 
@@ -287,32 +287,34 @@ class LLMProposer:
     # -- requests --------------------------------------------------------------------------
 
     def _next_conversation(self, ctx: Context) -> Conversation:
-        if self.followups:
-            item = self.followups.popleft()
-            if isinstance(item, Conversation):
-                return item
-            crashed = prompt(
-                "crashed",
-                number=item.number,
-                hypothesis=item.proposal.hypothesis,
-                reason=item.reason,
-                edits=_render_edits(item.proposal.edits),
-                log=(item.log_tail or "(no log)")[-MAX_LOG_CHARS:],
-            )
+        item = self.followups.popleft() if self.followups else None
+        if isinstance(item, Conversation):
+            return item
+        code, snapshot = _code(self.boundaries, ctx)
+        brief = self._brief(ctx, code)
+        if item is None:
             return Conversation(
-                [
-                    {"role": "system", "content": self.system},
-                    {"role": "user", "content": self._brief(ctx) + "\n\n" + crashed},
-                ],
+                [{"role": "system", "content": self.system}, {"role": "user", "content": brief}],
                 ctx.parent,
-                kind="fix",
-                fix_of=item.number,
-                snapshot=self._snapshot(ctx),
+                snapshot=snapshot,
             )
+        crashed = prompt(
+            "crashed",
+            number=item.number,
+            hypothesis=item.proposal.hypothesis,
+            reason=item.reason,
+            edits=_render_edits(item.proposal.edits),
+            log=(item.log_tail or "(no log)")[-MAX_LOG_CHARS:],
+        )
         return Conversation(
-            [{"role": "system", "content": self.system}, {"role": "user", "content": self._brief(ctx)}],
+            [
+                {"role": "system", "content": self.system},
+                {"role": "user", "content": brief + "\n\n" + crashed},
+            ],
             ctx.parent,
-            snapshot=self._snapshot(ctx),
+            kind="fix",
+            fix_of=item.number,
+            snapshot=snapshot,
         )
 
     def _send(self, conversation: Conversation) -> bool:
@@ -367,7 +369,7 @@ class LLMProposer:
         u.prompt_tokens += reply.prompt_tokens
         u.completion_tokens += reply.completion_tokens
         u.usd += self.client.prices.cost(reply.prompt_tokens, reply.completion_tokens)
-        u.extra["response_format"] = reply.mode
+        u.response_format = reply.mode
 
     def _take(self, conversation: Conversation, reply: Reply) -> None:
         try:
@@ -428,22 +430,18 @@ class LLMProposer:
 
     # -- what the model sees ---------------------------------------------------------------
 
-    def _snapshot(self, ctx: Context) -> dict[tuple[str, str], str]:
-        """The text of every named region of ctx.parent (what the model is shown)."""
-        return _snapshot(self.boundaries, ctx)
-
     def _untouched(self, proposal: Proposal, snapshot: Mapping[tuple[str, str], str], ctx: Context) -> bool:
         """Whether every region the proposal edits reads on ctx.parent as it did when the model saw it.
 
         Then the proposal can run on the newer incumbent at once, instead of being measured
         against an old one and re-applied later."""
-        now = _snapshot(self.boundaries, ctx)
+        now = _code(self.boundaries, ctx)[1]
         return all(
             (e.path, e.region) in snapshot and snapshot[(e.path, e.region)] == now.get((e.path, e.region))
             for e in proposal.edits
         )
 
-    def _brief(self, ctx: Context) -> str:
+    def _brief(self, ctx: Context, code: str) -> str:
         c = self.config
         o = c.objective
         better = "lower" if o.direction == "minimize" else "higher"
@@ -464,7 +462,7 @@ class LLMProposer:
             brief=self.brief[:MAX_BRIEF_CHARS] or "(none given: improve the metric)",
             objective="\n".join(lines),
             boundaries=self._boundaries_text(),
-            regions=self._regions_text(ctx),
+            regions=code,
             history=self._history_text(),
             budget=self._budget_text(ctx),
             inflight=self._inflight_text(),
@@ -485,24 +483,6 @@ class LLMProposer:
         if self.config.policy.allow_imports:
             lines.append(f"Imports allowed in new code: {', '.join(self.config.policy.allow_imports)}")
         return "\n".join(lines)
-
-    def _regions_text(self, ctx: Context) -> str:
-        parts = []
-        for allowed, region in self.boundaries.resolved_regions(ctx.source):
-            text = (ctx.source.read_bytes(allowed.path) or b"").decode("utf-8", "replace")
-            parts.append(
-                f"## {allowed.path} :: {region.name} (lines {region.start_line}-{region.end_line})\n"
-                f"```python\n{region.text(text)}\n```"
-            )
-        for allowed in self.boundaries.files.values():
-            if allowed.regions is not None or not allowed.is_python:
-                continue
-            text = (ctx.source.read_bytes(allowed.path) or b"").decode("utf-8", "replace")
-            parsed = parse(text)
-            names = "" if isinstance(parsed, SyntaxProblem) else ", ".join(sorted(parsed.regions))
-            shown = text if len(text) <= MAX_FILE_CHARS else text[:MAX_FILE_CHARS] + "\n# ... (cut)"
-            parts.append(f"## {allowed.path} (the whole file; regions: {names})\n```python\n{shown}\n```")
-        return "\n\n".join(parts)
 
     def _history_text(self) -> str:
         if not self.history:
@@ -560,23 +540,40 @@ def _with_parent(proposal: Proposal, parent: str) -> Proposal:
     )
 
 
-def _snapshot(boundaries: Boundaries, ctx: Context) -> dict[tuple[str, str], str]:
-    out: dict[tuple[str, str], str] = {}
+def _code(boundaries: Boundaries, ctx: Context) -> tuple[str, dict[tuple[str, str], str]]:
+    """The editable code of ctx.parent, read once: the prompt's section showing it, and the
+    text of every named region (to tell later whether the model's view is still current)."""
+    parts: list[str] = []
+    snapshot: dict[tuple[str, str], str] = {}
     texts: dict[str, str] = {}
+
+    def text_of(path: str) -> str:
+        if path not in texts:
+            texts[path] = (ctx.source.read_bytes(path) or b"").decode("utf-8", "replace")
+        return texts[path]
+
     for allowed, region in boundaries.resolved_regions(ctx.source):
-        if allowed.path not in texts:
-            texts[allowed.path] = (ctx.source.read_bytes(allowed.path) or b"").decode("utf-8", "replace")
-        out[(allowed.path, region.name)] = region.text(texts[allowed.path])
+        code = region.text(text_of(allowed.path))
+        snapshot[(allowed.path, region.name)] = code
+        parts.append(
+            f"## {allowed.path} :: {region.name} (lines {region.start_line}-{region.end_line})\n"
+            f"```python\n{code}\n```"
+        )
     for allowed in boundaries.files.values():
-        if allowed.regions is None and allowed.is_python:
-            text = (ctx.source.read_bytes(allowed.path) or b"").decode("utf-8", "replace")
-            parsed = parse(text)
-            if not isinstance(parsed, SyntaxProblem):
-                for name in parsed.regions:
-                    found = parsed.region(name)
-                    if found is not None:
-                        out[(allowed.path, name)] = found.text(text)
-    return out
+        if allowed.regions is not None or not allowed.is_python:
+            continue
+        text = text_of(allowed.path)
+        parsed = parse(text)
+        names = ""
+        if not isinstance(parsed, SyntaxProblem):
+            names = ", ".join(sorted(parsed.regions))
+            for name in parsed.regions:
+                found = parsed.region(name)
+                if found is not None:
+                    snapshot[(allowed.path, name)] = found.text(text)
+        shown = text if len(text) <= MAX_FILE_CHARS else text[:MAX_FILE_CHARS] + "\n# ... (cut)"
+        parts.append(f"## {allowed.path} (the whole file; regions: {names})\n```python\n{shown}\n```")
+    return "\n\n".join(parts), snapshot
 
 
 def _render_edits(edits: Sequence[RegionEdit]) -> str:
