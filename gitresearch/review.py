@@ -216,12 +216,9 @@ class Leaderboard(ScrollView, can_focus=True):
     def current(self) -> Row | None:
         return self.rows[self.cursor] if 0 <= self.cursor < len(self.rows) else None
 
-    def toggle_mark(self) -> Row | None:
-        row = self.current()
-        if row is not None:
-            self.marked ^= {row.number}
-            self.refresh()
-        return row
+    def toggle_mark(self, row: Row) -> None:
+        self.marked ^= {row.number}
+        self.refresh()
 
     # -- movement ----------------------------------------------------------------------------
 
@@ -757,14 +754,9 @@ class ReviewApp(App[None]):
 
     def action_mark(self) -> None:
         board = self.query_one(Leaderboard)
-        if isinstance(self.screen, DetailScreen):
-            number = self.screen.info.row.number
-            board.marked ^= {number}
-            board.refresh()
-            row: Row | None = self.screen.info.row
-        else:
-            row = board.toggle_mark()
+        row = self._selected()
         if row is not None:
+            board.toggle_mark(row)
             state = "marked" if row.number in board.marked else "unmarked"
             self.notify(f"#{row.number:04d} {state}", timeout=1.5)
             self._summary()
