@@ -20,12 +20,13 @@ from gitresearch.errors import UsageError
 from gitresearch.finalize import finalize
 from gitresearch.lock import RepoLock
 from gitresearch.loop import Search
+from gitresearch.pick import pick as cherry_pick
+from gitresearch.pick import require_clean, targets
 from gitresearch.progress import Progress, status_line
 from gitresearch.proposers import make_proposer
 from gitresearch.rebuild import sync_from_git
-from gitresearch.report import gather, plot, render, render_markdown
-from gitresearch.reviewdata import pick as cherry_pick
-from gitresearch.reviewdata import require_clean
+from gitresearch.report import plot, render, render_markdown, status_counts
+from gitresearch.runview import load_run
 from gitresearch.session import (
     Overrides,
     default_run_name,
@@ -179,7 +180,7 @@ def start(
     finally:
         lock.release()
     store, ledger = open_for_reading(root)
-    click.echo(render_markdown(gather(store, ledger, name)))
+    click.echo(render_markdown(load_run(store, ledger, name)))
     click.echo(
         f"Review it: gitresearch review {name}   |   take the winners: gitresearch pick --top N",
         err=True,
@@ -239,7 +240,7 @@ def finalize_cmd(run: str | None, config_file: Path | None) -> None:
         finally:
             executor.close()
     store, ledger = open_for_reading(root)
-    click.echo(render_markdown(gather(store, ledger, name)))
+    click.echo(render_markdown(load_run(store, ledger, name)))
 
 
 @click.command()
@@ -254,7 +255,7 @@ def finalize_cmd(run: str | None, config_file: Path | None) -> None:
 def report(run: str | None, fmt: str, plot_path: Path | None) -> None:
     """The ranked candidates (with the cherry-pick command), then every experiment."""
     store, ledger = open_for_reading(repo_root())
-    data = gather(store, ledger, run or latest_run(ledger, store))
+    data = load_run(store, ledger, run or latest_run(ledger, store))
     click.echo(render(data, fmt), nl=False)
     if plot_path is not None:
         plot(data, plot_path)
@@ -267,10 +268,8 @@ def report(run: str | None, fmt: str, plot_path: Path | None) -> None:
 def status(run: str | None, as_json: bool) -> None:
     """Where a run stands (live while `gitresearch start` is running)."""
     store, ledger = open_for_reading(repo_root())
-    data = gather(store, ledger, run or latest_run(ledger, store))
-    counts: dict[str, int] = {}
-    for e in data.experiments:
-        counts[e.status] = counts.get(e.status, 0) + 1
+    data = load_run(store, ledger, run or latest_run(ledger, store))
+    counts = status_counts(data)
     doc = {
         "run": data.run,
         "status": data.status,
@@ -281,7 +280,7 @@ def status(run: str | None, as_json: bool) -> None:
         "experiments": counts,
         "rejected": data.rejected,
         "elapsed_s": round(time.time() - data.started, 1),
-        "running": [e.number for e in data.experiments if e.status in ("running", "committed", "measured")],
+        "running": [e.number for e in data.measured if e.status in ("running", "committed", "measured")],
     }
     if as_json:
         click.echo(json.dumps(doc, indent=2))
@@ -299,7 +298,7 @@ def status(run: str | None, as_json: bool) -> None:
         + (", ".join(f"{n} {s}" for s, n in sorted(counts.items())) or "none yet")
         + f"; {data.rejected} rejected"
     )
-    for e in data.experiments[-5:]:
+    for e in data.measured[-5:]:
         click.echo(f"  #{e.number:04d} {e.status:<9} {e.hypothesis}")
 
 
@@ -321,7 +320,7 @@ def review(run: str | None) -> None:
     if store.run(name) is None:
         raise UsageError(f'no run named "{name}"; `gitresearch runs` lists them')
     ledger.close()
-    from gitresearch.review import ReviewApp  # Textual loads only for this command
+    from gitresearch.tui.app import ReviewApp  # Textual loads only for this command
 
     ReviewApp(root, name).run()
 
@@ -352,31 +351,25 @@ def runs() -> None:
 def pick(experiments: tuple[int, ...], top: int | None, run_name: str | None) -> None:
     """Cherry-pick winners onto your current branch (`git cherry-pick`).
 
+    \b
     EXPERIMENTS are experiment numbers; a ranked candidate is taken from the
-    candidates branch, anything else from its own branch. Refuses to run on a
-    checkout with uncommitted changes.
+    candidates branch, anything else from its own branch. The picks land in
+    candidate rank order, then by number (the review picks the same way); a
+    change already in your branch is skipped, and a conflict undoes the whole
+    pick. Refuses to run on a checkout with uncommitted changes.
+
+    \b
+    Examples:
+      gitresearch pick --top 3          # the three best-ranked candidates
+      gitresearch pick 7 12 --run night
     """
     if not experiments and top is None:
         raise UsageError("say which: `gitresearch pick 7 12` or `gitresearch pick --top 3`")
     store, ledger = open_for_reading(repo_root())
     name = run_name or latest_run(ledger, store)
-    data = gather(store, ledger, name)
+    chosen = targets(load_run(store, ledger, name), experiments, top)
     require_clean(store)
-    shas: list[str] = []
-    if top is not None:
-        if not data.candidates:
-            raise UsageError(
-                f"run {name} has no ranked candidates (is it finalized? `gitresearch finalize {name}`)"
-            )
-        shas += [c.commit for c in data.candidates[:top]]
-    by_number = {c.experiment: c.commit for c in data.candidates}
-    known = {e.number: e.commit for e in data.experiments}
-    for n in experiments:
-        sha = by_number.get(n) or known.get(n)
-        if sha is None:
-            raise UsageError(f"run {name} has no committed experiment #{n:04d}")
-        shas.append(sha)
-    click.echo(cherry_pick(store, shas))
+    click.echo(cherry_pick(store, chosen).describe())
 
 
 @click.command()

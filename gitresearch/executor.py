@@ -2,7 +2,8 @@
 
 An executor runs benchmark jobs (a commit, a seed) on slots it owns and reports each
 outcome as a value. The loop only ever talks to this protocol, so the local worktree pool
-and a Ray cluster are interchangeable.
+(`pool.LocalExecutor`) and the scripted executor of the tests
+(`testing.fakeexec.ScriptedExecutor`) are interchangeable, as a remote one would be.
 """
 
 from __future__ import annotations
@@ -11,6 +12,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal, Protocol
+
+from gitresearch.notes import Purpose
 
 FailureReason = Literal["crash", "timeout", "no-metric", "nan", "tampered", "cancelled", "setup"]
 
@@ -28,7 +31,7 @@ class Job:
     experiment: int  # 0 is the run's base
     commit: str
     seed: int
-    purpose: str = "measure"  # measure | baseline | confirm | ablation | ...
+    purpose: Purpose = "measure"
 
     @property
     def key(self) -> str:

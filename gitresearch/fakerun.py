@@ -12,6 +12,7 @@ import json
 import random
 from typing import Any
 
+from gitresearch.notes import BaseNote, Decision, ExperimentNote, Measurement, RunNote
 from gitresearch.store import Store
 
 WHO = "gitresearch fake run <fake@gitresearch.invalid> 1700000000 +0000"
@@ -29,26 +30,23 @@ def write_fake_run(store: Store, run: str, n: int, *, base: str | None = None, s
     out: list[bytes] = []
     notes: list[tuple[str, dict[str, Any]]] = []
     baseline = [
-        {
-            "seed": s,
-            "purpose": "baseline",
-            "status": "ok",
-            "metrics": {"loss": round(2.0 + rng.gauss(0, 0.01), 6)},
-            "seconds": 30.0,
-        }
+        Measurement(
+            seed=s,
+            purpose="baseline",
+            status="ok",
+            metrics={"loss": round(2.0 + rng.gauss(0, 0.01), 6)},
+            seconds=30.0,
+            commit=base,
+        )
         for s in range(3)
     ]
-    record = {
-        "started": 1700000000.0,
-        "meta": {"metric": "loss", "direction": "minimize", "proposer": "sweep"},
-        "baseline": baseline,
-        "rejected": [],
-        "status": "searched",
-    }
-    existing = store.read_note(base) or {}
-    runs = dict(existing.get("runs", {})) if isinstance(existing.get("runs"), dict) else {}
-    runs[run] = record
-    notes.append((base, {**existing, "gitresearch": 1, "runs": runs}))
+    record = RunNote(
+        started=1700000000.0,
+        meta={"metric": "loss", "direction": "minimize", "proposer": "sweep"},
+        baseline=baseline,
+        status="searched",
+    )
+    notes.append((base, BaseNote.from_json(store.read_note(base)).with_run(run, record).to_json()))
     out.append(f"reset refs/heads/gitresearch/{run}/base\nfrom {base}\n\n".encode())
     parent_ref, best = base, 2.0
     for number in range(1, n + 1):
@@ -61,16 +59,16 @@ def write_fake_run(store: Store, run: str, n: int, *, base: str | None = None, s
             if failed
             else ("accepted" if value < best - 0.02 and rng.random() < 0.3 else "discarded")
         )
-        runs_ = [
-            {
-                "seed": s,
-                "purpose": "measure",
-                "status": "failed" if failed else "ok",
-                "metrics": {} if failed else {"loss": round(value + rng.gauss(0, 0.01), 6)},
-                "seconds": round(30.0 + rng.random(), 3),
-                "reason": "crash" if failed else None,
-                "detail": "exit code 1" if failed else None,
-            }
+        measurements = [
+            Measurement(
+                seed=s,
+                purpose="measure",
+                status="failed" if failed else "ok",
+                metrics={} if failed else {"loss": round(value + rng.gauss(0, 0.01), 6)},
+                seconds=round(30.0 + rng.random(), 3),
+                reason="crash" if failed else None,
+                detail="exit code 1" if failed else None,
+            )
             for s in range(3)
         ]
         hypothesis = f"Set LR to {lr:.3g} (was 0.01)"
@@ -85,20 +83,20 @@ def write_fake_run(store: Store, run: str, n: int, *, base: str | None = None, s
             _data(message),
             f"from {parent_ref}\nM 100644 :{blob} params.py\n\n".encode(),
         ]
-        note = {
-            "gitresearch": 1,
-            "run": run,
-            "experiment": number,
-            "proposer": "sweep",
-            "status": status,
-            "metric": "loss",
-            "runs": runs_,
-            "decision": {
-                "status": status,
-                "reason": "crash: exit code 1" if failed else "generated",
-                "delta": None if failed else round(value - best, 6),
-            },
-        }
+        note = ExperimentNote(
+            run=run,
+            experiment=number,
+            parent="",
+            proposer="sweep",
+            status=status,
+            metric="loss",
+            measurements=measurements,
+            decision=Decision(
+                status=status,
+                reason="crash: exit code 1" if failed else "generated",
+                delta=None if failed else round(value - best, 6),
+            ),
+        ).to_json()
         notes.append((f":{commit}", note))
         if status == "accepted":
             parent_ref, best = f":{commit}", value

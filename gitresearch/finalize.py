@@ -1,43 +1,46 @@
 """Finalizing a run: how much each accepted change is worth, and the ranked candidates branch.
 
 Each accepted change's contribution is measured by leave-one-out ablation: the final stack
-rebuilt from the base without that change (cherry-picked with `git merge-tree`, so nothing
-is checked out) and benchmarked on paired seeds; the contribution is how much worse that
+rebuilt from the base without that change (each other change re-applied line by line with
+`store.pick_onto`, so nothing is checked out) and benchmarked on paired seeds; the contribution is how much worse that
 stack is than the full one. `gitresearch/<run>/candidates` is then rebuilt from the base
 with one commit per accepted change, largest contribution first; a change that does not
 apply before the ones it builds on waits for them (dependency order kept). Every candidate
-commit carries a note with its evidence.
+commit carries a note with its evidence. Every measurement and note goes through the
+run's `Recorder`, as in the loop.
 """
 
 from __future__ import annotations
 
-import json
 import re
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 from gitresearch.config import Config
 from gitresearch.errors import GitResearchError
 from gitresearch.executor import Executor, Job, RunResult, Succeeded
-from gitresearch.ledger import ExperimentRow, Ledger, metric_values
-from gitresearch.loop import run_record
+from gitresearch.ledger import ExperimentRow, Ledger
+from gitresearch.notes import Ablation, CandidateNote, values
+from gitresearch.proposals import ProposalRecord
+from gitresearch.record import Recorder
 from gitresearch.stats import improvement, mean, stdev
-from gitresearch.store import Store, run_branch
+from gitresearch.store import Store
 
 
-@dataclass
-class Candidate:
+@dataclass(kw_only=True)
+class RankedChange:
+    """One accepted change (or a line search of several on the same constants) being ranked."""
+
     experiment: int
     commit: str  # the experiment's own commit
     hypothesis: str
     improvement: float | None  # at acceptance, against its parent (positive is better)
     delta: float | None  # at acceptance, metric difference against its parent
-    contribution: float | None  # leave-one-out, positive is better
-    contribution_note: str
+    contribution: float | None = None  # leave-one-out, positive is better
+    contribution_note: str = ""
     values: list[float]
-    ablation: dict[str, Any] | None = None
+    ablation: Ablation | None = None
     candidate_commit: str | None = None
     source_parent: str | None = None  # where the change starts (the first member's parent)
     members: list[int] = field(default_factory=list)  # the accepted experiments it stands for
@@ -65,39 +68,24 @@ def accepted_chain(ledger: Ledger, store: Store, run: str) -> list[ExperimentRow
 
 
 def run_batch(
-    executor: Executor, ledger: Ledger, jobs: Sequence[Job], deadline: float | None = None
+    executor: Executor, recorder: Recorder, jobs: Sequence[Job], deadline: float | None = None
 ) -> list[RunResult]:
     """Run `jobs` on every free slot, recording each measurement; results in completion order.
 
     At `deadline` (a time.time() value) nothing more is started and what runs is cancelled.
     """
-    pending, ids, results = list(jobs), {}, []
+    pending, results = list(jobs), []
     while pending or executor.running():
-        late = deadline is not None and time.time() >= deadline
-        if late:
+        if deadline is not None and time.time() >= deadline:
             pending.clear()
             for key in list(executor.running()):
                 executor.cancel(key)
         while pending and executor.free_slots() > 0:
             job = pending.pop(0)
-            slot = executor.submit(job)
-            ids[job.key] = ledger.start_measurement(
-                job.run, job.experiment, job.seed, job.purpose, job.commit, slot.name, None
-            )
+            recorder.started(job, executor.submit(job))
         for result in executor.wait_any(timeout=0.5):
-            if result.job.key not in ids:
-                continue  # not one of this batch's jobs
-            record = run_record(result)
-            ledger.finish_measurement(
-                ids.pop(result.job.key),
-                record.status,  # type: ignore[arg-type]
-                metrics=record.metrics,
-                seconds=record.seconds,
-                exit_code=record.exit_code,
-                reason=record.reason,
-                detail=record.detail,
-            )
-            results.append(result)
+            if recorder.finished(result) is not None:  # None: not one of this batch's jobs
+                results.append(result)
     return results
 
 
@@ -110,18 +98,19 @@ def finalize(
     run: str,
     on_event: Callable[[str], None] = lambda line: None,
     deadline: float | None = None,
-) -> list[Candidate]:
+) -> list[RankedChange]:
     """Ablate and rank; the ablation stops at `deadline` (the run's wall clock), ranking what it has."""
     metric, direction = config.objective.metric, config.objective.direction
     refs = store.run(run)
     if refs is None:
         return []
+    recorder = Recorder(store, ledger, run, refs.base)
     chain = accepted_chain(ledger, store, run)
     values = {row.number: _values(ledger, run, row.number, metric) for row in chain}
     candidates = [_candidate(group, values, store, run) for group in _groups(chain)]
     if not candidates:
         on_event("finalize: no accepted change; no candidates branch")
-        ledger.set_run(run, status="finalized", meta={"candidates": []})
+        recorder.candidates([], None, [])
         return []
     base_values = _values(ledger, run, 0, metric, ("baseline",))
     best_values = values[chain[-1].number]
@@ -134,22 +123,16 @@ def finalize(
         for c in candidates:
             c.contribution_note = "not ablated (finalize was interrupted); ranked by the gain at acceptance"
     else:
-        _ablate(store, ledger, executor, config, run, refs.base, candidates, best_values, on_event, deadline)
-    _build_candidates(store, run, refs.base, candidates, config)
-    summary = [
-        {"experiment": c.experiment, "contribution": c.contribution, "commit": c.candidate_commit}
-        for c in sorted(candidates, key=lambda c: -c.rank_key)
-    ]
-    ledger.set_run(run, status="finalized", meta={"candidates": summary})
+        _ablate(
+            store, recorder, executor, config, run, refs.base, candidates, best_values, on_event, deadline
+        )
+    _build_candidates(store, recorder, run, refs.base, candidates, config)
     return sorted(candidates, key=lambda c: -c.rank_key)
 
 
 def _knob_labels(row: ExperimentRow) -> frozenset[str]:
-    try:
-        meta = json.loads(row.patch or "{}").get("meta", {})
-    except json.JSONDecodeError:
-        return frozenset()
-    return frozenset(meta.get("knobs", {}))
+    knobs = ProposalRecord.from_text(row.patch).meta.get("knobs", {})
+    return frozenset(knobs) if isinstance(knobs, dict) else frozenset()
 
 
 def _groups(chain: list[ExperimentRow]) -> list[list[ExperimentRow]]:
@@ -167,21 +150,22 @@ def _groups(chain: list[ExperimentRow]) -> list[list[ExperimentRow]]:
 _SET = re.compile(r"^Set (\S+) to (\S+) \(was (\S+)\)$")
 
 
+def _sum(xs: list[float | None]) -> float | None:
+    known = [x for x in xs if x is not None]
+    return sum(known) if len(known) == len(xs) else None
+
+
 def _candidate(
-    group: list[ExperimentRow], values: dict[int, list[float]], store: Store, run: str
-) -> Candidate:
+    group: list[ExperimentRow], by_number: dict[int, list[float]], store: Store, run: str
+) -> RankedChange:
     first, last = group[0], group[-1]
-    improvements = [(r.decision or {}).get("improvement") for r in group]
-    deltas = [(r.decision or {}).get("delta") for r in group]
-    candidate = Candidate(
-        last.number,
-        last.commit or "",
-        last.hypothesis,
-        sum(improvements) if None not in improvements else None,  # type: ignore[arg-type]
-        sum(deltas) if None not in deltas else None,  # type: ignore[arg-type]
-        None,
-        "",
-        values[last.number],
+    candidate = RankedChange(
+        experiment=last.number,
+        commit=last.commit or "",
+        hypothesis=last.hypothesis,
+        improvement=_sum([r.decision.improvement for r in group]),
+        delta=_sum([r.decision.delta for r in group]),
+        values=by_number[last.number],
         source_parent=first.parent,
         members=[r.number for r in group],
     )
@@ -205,17 +189,17 @@ def _candidate(
 def _values(
     ledger: Ledger, run: str, number: int, metric: str, purposes: tuple[str, ...] = ("measure", "confirm")
 ) -> list[float]:
-    return metric_values(ledger.measurements(run, number), metric, purposes)
+    return values(ledger.measurements(run, number), metric, purposes)
 
 
 def _ablate(
     store: Store,
-    ledger: Ledger,
+    recorder: Recorder,
     executor: Executor,
     config: Config,
     run: str,
     base: str,
-    candidates: list[Candidate],
+    candidates: list[RankedChange],
     best_values: list[float],
     on_event: Callable[[str], None],
     deadline: float | None,
@@ -236,7 +220,7 @@ def _ablate(
         stacks[c.experiment] = stack
         jobs += [Job(run, c.experiment, stack, seed, "ablation") for seed in range(runs)]
     on_event(f"finalize: leave-one-out ablation of {len(stacks)} change(s), {len(jobs)} run(s)")
-    results = run_batch(executor, ledger, jobs, deadline)
+    results = run_batch(executor, recorder, jobs, deadline)
     metric, direction = config.objective.metric, config.objective.direction
     for c in candidates:
         if c.experiment not in stacks:
@@ -246,7 +230,7 @@ def _ablate(
             for r in results
             if r.job.experiment == c.experiment and isinstance(r, Succeeded) and metric in r.metrics
         ]
-        c.ablation = {"commit": stacks[c.experiment], "values": loo}
+        c.ablation = Ablation(commit=stacks[c.experiment], values=loo)
         if loo and best_values:
             c.contribution = improvement(direction, mean(loo), mean(best_values))
             c.contribution_note = (
@@ -260,7 +244,9 @@ def _ablate(
             )
 
 
-def _build_candidates(store: Store, run: str, base: str, candidates: list[Candidate], config: Config) -> None:
+def _build_candidates(
+    store: Store, recorder: Recorder, run: str, base: str, candidates: list[RankedChange], config: Config
+) -> None:
     ranked = sorted(candidates, key=lambda c: -c.rank_key)
     placed = _place(store, base, ranked, config)
     if placed is None:  # some change only applies after ones ranked below it: keep acceptance order
@@ -270,39 +256,38 @@ def _build_candidates(store: Store, run: str, base: str, candidates: list[Candid
             "the accepted changes do not re-apply onto the base in acceptance order; "
             f"the chain gitresearch/{run}/best is intact, but no candidates branch was built"
         )
-    tip = base
+    notes: list[tuple[CandidateNote, str]] = []
     for rank, (c, sha) in enumerate(placed, start=1):
         c.candidate_commit = sha
-        tip = sha
-        spread = stdev(c.values) if len(c.values) > 1 else None
-        store.write_note(
-            sha,
-            {
-                "gitresearch": 1,
-                "run": run,
-                "candidate_rank": rank,
-                "experiment": c.experiment,
-                "experiments": c.members,
-                "source_commit": c.commit,
-                "hypothesis": c.hypothesis,
-                "metric": config.objective.metric,
-                "delta": c.delta,
-                "improvement": c.improvement,
-                "contribution": c.contribution,
-                "contribution_note": c.contribution_note,
-                "runs": c.values,
-                "mean": mean(c.values) if c.values else None,
-                "spread": spread,
-                "ablation": c.ablation,
-            },
+        note = CandidateNote(
+            run=run,
+            rank=rank,
+            experiment=c.experiment,
+            members=c.members,
+            source_commit=c.commit,
+            hypothesis=c.hypothesis,
+            metric=config.objective.metric,
+            delta=c.delta,
+            improvement=c.improvement,
+            contribution=c.contribution,
+            contribution_note=c.contribution_note,
+            values=c.values,
+            mean=mean(c.values) if c.values else None,
+            spread=stdev(c.values) if len(c.values) > 1 else None,
+            ablation=c.ablation,
         )
-    store.set_branch(run_branch(run, "candidates"), tip)
+        notes.append((note, sha))
+    summary = [
+        {"experiment": c.experiment, "contribution": c.contribution, "commit": c.candidate_commit}
+        for c in ranked
+    ]
+    recorder.candidates(notes, placed[-1][1] if placed else base, summary)
 
 
 def _place(
-    store: Store, base: str, order: Sequence[Candidate], config: Config
-) -> list[tuple[Candidate, str]] | None:
-    placed: list[tuple[Candidate, str]] = []
+    store: Store, base: str, order: Sequence[RankedChange], config: Config
+) -> list[tuple[RankedChange, str]] | None:
+    placed: list[tuple[RankedChange, str]] = []
     waiting = list(order)
     tip = base
     while waiting:
@@ -321,6 +306,6 @@ def _place(
     return placed
 
 
-def _with_trailer(message: str, c: Candidate, config: Config) -> str:
+def _with_trailer(message: str, c: RankedChange, config: Config) -> str:
     value = "unknown" if c.contribution is None else f"{c.contribution:+.6g}"
     return message.rstrip("\n") + f"\nGitresearch-Contribution: {value} {config.objective.metric}\n"

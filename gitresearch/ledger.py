@@ -5,7 +5,7 @@ being prepared, measurements in flight), so that `status`, `report` and the revi
 one table instead of walking refs. Every state change is one transaction, and the file is
 in WAL mode with full sync, so a process killed at any instant leaves either the old row
 or the new one. The schema grows by numbered migrations recorded in `PRAGMA user_version`.
-`sync_from_git` rebuilds the rows of every run from branches and notes alone.
+`rebuild.sync_from_git` rebuilds the rows of every run from branches and notes alone.
 """
 
 from __future__ import annotations
@@ -13,13 +13,14 @@ from __future__ import annotations
 import json
 import sqlite3
 import time
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
 from gitresearch.errors import GitResearchError
+from gitresearch.notes import Decision, Measurement, Purpose
 
 ExperimentStatus = Literal[
     "proposed",
@@ -128,7 +129,7 @@ class ExperimentRow:
     rationale: str
     patch: str | None
     violations: list[dict[str, Any]] | None
-    decision: dict[str, Any] | None
+    decision: Decision
     created: float
     updated: float
 
@@ -139,7 +140,7 @@ class MeasurementRow:
     run: str
     number: int
     seed: int
-    purpose: str
+    purpose: Purpose
     commit: str
     status: MeasurementStatus
     slot: str | None
@@ -152,16 +153,22 @@ class MeasurementRow:
     started: float
     finished: float | None
 
-
-def metric_values(
-    measurements: Iterable[MeasurementRow], metric: str, purposes: tuple[str, ...] = ("measure", "confirm")
-) -> list[float]:
-    """The metric of every successful measurement made for one of `purposes`."""
-    return [
-        m.metrics[metric]
-        for m in measurements
-        if m.status == "ok" and m.purpose in purposes and metric in m.metrics
-    ]
+    def as_measurement(self) -> Measurement:
+        """The finished measurement this row records (a running row reads as cancelled)."""
+        return Measurement(
+            seed=self.seed,
+            purpose=self.purpose,
+            status="cancelled" if self.status == "running" else self.status,
+            metrics=dict(self.metrics),
+            seconds=self.seconds or 0.0,
+            exit_code=self.exit_code,
+            reason=self.reason,
+            detail=self.detail,
+            slot=self.slot,
+            log_path=self.log_path,
+            commit=self.commit,
+            finished=self.finished,
+        )
 
 
 def _dumps(value: Any) -> str | None:
@@ -322,7 +329,7 @@ class Ledger:
         *,
         commit: str | None = None,
         violations: list[dict[str, Any]] | None = None,
-        decision: Mapping[str, Any] | None = None,
+        decision: Decision | None = None,
     ) -> None:
         with self.transaction() as db:
             row = db.execute(
@@ -340,7 +347,7 @@ class Ledger:
                     status,
                     commit,
                     _dumps(violations),
-                    _dumps(dict(decision) if decision is not None else None),
+                    _dumps(decision.to_json() if decision is not None else None),
                     time.time(),
                     run,
                     number,
@@ -368,7 +375,7 @@ class Ledger:
             r["rationale"],
             r["patch"],
             _loads(r["violations"]),
-            _loads(r["decision"]),
+            Decision.from_json(_loads(r["decision"])),
             r["created"],
             r["updated"],
         )
@@ -380,7 +387,7 @@ class Ledger:
         run: str,
         number: int,
         seed: int,
-        purpose: str,
+        purpose: Purpose,
         commit: str,
         slot: str | None,
         log_path: str | None,
@@ -393,29 +400,20 @@ class Ledger:
             )
             return int(cur.lastrowid or 0)
 
-    def finish_measurement(
-        self,
-        measurement_id: int,
-        status: MeasurementStatus,
-        *,
-        metrics: Mapping[str, float] | None = None,
-        seconds: float | None = None,
-        exit_code: int | None = None,
-        reason: str | None = None,
-        detail: str | None = None,
-    ) -> None:
+    def finish_measurement(self, measurement_id: int, m: Measurement) -> None:
         with self.transaction() as db:
             cur = db.execute(
-                "UPDATE measurements SET status=?, metrics=?, seconds=?, exit_code=?, reason=?, detail=?, finished=? "
-                "WHERE id=? AND status='running'",
+                "UPDATE measurements SET status=?, metrics=?, seconds=?, exit_code=?, reason=?, detail=?, "
+                "log_path=COALESCE(?, log_path), finished=? WHERE id=? AND status='running'",
                 (
-                    status,
-                    _dumps(dict(metrics or {})),
-                    seconds,
-                    exit_code,
-                    reason,
-                    detail,
-                    time.time(),
+                    m.status,
+                    _dumps(dict(m.metrics)),
+                    m.seconds,
+                    m.exit_code,
+                    m.reason,
+                    m.detail,
+                    m.log_path,
+                    m.finished if m.finished is not None else time.time(),
                     measurement_id,
                 ),
             )
@@ -439,7 +437,11 @@ class Ledger:
                 "UPDATE experiments SET status='cancelled', updated=?, decision=? WHERE run=? AND status='proposed'",
                 (
                     now,
-                    _dumps({"reason": "the gitresearch process stopped before this proposal was committed"}),
+                    _dumps(
+                        Decision(
+                            reason="the gitresearch process stopped before this proposal was committed"
+                        ).to_json()
+                    ),
                     run,
                 ),
             )
@@ -491,7 +493,7 @@ class Ledger:
         hypothesis: str,
         rationale: str,
         violations: list[dict[str, Any]] | None = None,
-        decision: Mapping[str, Any] | None = None,
+        decision: Decision | None = None,
     ) -> None:
         """Write what git says about an experiment, whatever the row said before."""
         now = time.time()
@@ -513,38 +515,39 @@ class Ledger:
                     hypothesis,
                     rationale,
                     _dumps(violations),
-                    _dumps(dict(decision) if decision is not None else None),
+                    _dumps(decision.to_json() if decision is not None else None),
                     now,
                     now,
                 ),
             )
 
-    def replace_measurements(self, run: str, number: int, records: list[Mapping[str, Any]]) -> None:
+    def replace_measurements(self, run: str, number: int, records: Sequence[Measurement]) -> None:
         """Make the finished measurements of one experiment exactly `records` (from its note)."""
         now = time.time()
         with self.transaction() as db:
             db.execute(
                 "DELETE FROM measurements WHERE run=? AND number=? AND status != 'running'", (run, number)
             )
-            for rec in records:
+            for m in records:
+                finished = m.finished if m.finished is not None else now
                 db.execute(
                     "INSERT INTO measurements(run, number, seed, purpose, commit_sha, status, slot, metrics, seconds, "
                     "exit_code, reason, detail, log_path, started, finished) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                     (
                         run,
                         number,
-                        int(rec.get("seed", 0)),
-                        str(rec.get("purpose", "measure")),
-                        str(rec.get("commit", "")),
-                        str(rec.get("status", "ok")),
-                        rec.get("slot"),
-                        _dumps(rec.get("metrics") or {}),
-                        rec.get("seconds"),
-                        rec.get("exit_code"),
-                        rec.get("reason"),
-                        rec.get("detail"),
-                        rec.get("log_path"),
-                        float(rec.get("started", now)),
-                        float(rec.get("finished", now)),
+                        m.seed,
+                        m.purpose,
+                        m.commit,
+                        m.status,
+                        m.slot,
+                        _dumps(dict(m.metrics)),
+                        m.seconds,
+                        m.exit_code,
+                        m.reason,
+                        m.detail,
+                        m.log_path,
+                        m.started if m.finished is not None else now,
+                        finished,
                     ),
                 )

@@ -11,6 +11,7 @@ blocking the loop; the loop then polls again a moment later.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final, Protocol
@@ -28,6 +29,52 @@ class Proposal:
     edits: tuple[RegionEdit, ...] = ()  # region replacements, or
     files: Mapping[str, str] = field(default_factory=dict)  # whole new texts of changed files
     meta: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, kw_only=True)
+class ProposalRecord:
+    """What the ledger keeps of a proposal beyond its hypothesis: its intent, to re-apply it
+    on resume and to show a refused one in the review."""
+
+    meta: Mapping[str, Any] = field(default_factory=dict)
+    edits: tuple[RegionEdit, ...] = ()
+    reapplied_from: int | None = None
+
+    def to_text(self) -> str:
+        return json.dumps(
+            {
+                "meta": dict(self.meta),
+                "edits": [[e.path, e.region, e.source] for e in self.edits],
+                "reapplied_from": self.reapplied_from,
+            },
+            sort_keys=True,
+        )
+
+    @classmethod
+    def of(cls, proposal: Proposal, reapplied_from: int | None = None) -> ProposalRecord:
+        return cls(meta=proposal.meta, edits=proposal.edits, reapplied_from=reapplied_from)
+
+    @classmethod
+    def from_text(cls, text: str | None) -> ProposalRecord:
+        """Tolerant: an unreadable record is an empty one."""
+        try:
+            data = json.loads(text or "{}")
+        except json.JSONDecodeError:
+            return cls()
+        if not isinstance(data, dict):
+            return cls()
+        edits = tuple(
+            RegionEdit(str(e[0]), str(e[1]), str(e[2]))
+            for e in data.get("edits") or []
+            if isinstance(e, list) and len(e) == 3
+        )
+        meta = data.get("meta")
+        back = data.get("reapplied_from")
+        return cls(
+            meta=meta if isinstance(meta, dict) else {},
+            edits=edits,
+            reapplied_from=back if isinstance(back, int) else None,
+        )
 
 
 class NotReady:
@@ -71,6 +118,11 @@ class Outcome:
 class Proposer(Protocol):
     name: str
 
+    @property
+    def stopped(self) -> str:
+        """Why it has no more ideas, once `propose` returned None ("" when it never said)."""
+        ...
+
     def propose(self, ctx: Context) -> Proposal | NotReady | None:
         """The next idea against `ctx.parent`; NOT_READY while thinking; None when out of ideas."""
         ...
@@ -98,3 +150,7 @@ class Proposer(Protocol):
     def observe(self, outcome: Outcome) -> None: ...
 
     def rejected(self, proposal: Proposal, violations: Sequence[Violation]) -> None: ...
+
+    def close(self) -> None:
+        """Stop any background work (requests in flight); called once, when the search ends."""
+        ...

@@ -6,17 +6,16 @@ refs/notes/gitresearch:refs/notes/gitresearch`), every committed experiment, its
 measurements and its decision come back from what git holds. Rows git knows nothing about
 (a proposal not yet committed, a measurement in flight) are left as they are.
 
-The notes this reads are the ones the loop writes:
-- on an experiment commit: {"status", "runs": [measurement records], "decision": {...}}
-- on a run's base commit: {"runs": {<run>: {"started", "meta", "baseline": [records],
-  "rejected": [{"number", "proposer", "hypothesis", "rationale", "violations"}]}}}
+The notes are read through `notes.py` (schema 1 and 2 alike).
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from gitresearch.ledger import TRANSITIONS, Ledger
+from gitresearch.notes import BaseNote, ExperimentNote
 from gitresearch.store import RunRefs, Store
 
 _STATUSES = frozenset(TRANSITIONS)
@@ -34,40 +33,40 @@ def sync_from_git(store: Store, ledger: Ledger, only: str | None = None) -> list
 
 
 def _sync_run(store: Store, ledger: Ledger, refs: RunRefs, notes: dict[str, dict[str, Any]]) -> None:
-    record = _run_record(notes.get(refs.base), refs.name)
+    known = BaseNote.from_json(notes.get(refs.base)).by_run.get(refs.name)
     if ledger.run(refs.name) is None:
+        started = known.started if known else 0.0
         ledger.ensure_run(
             refs.name,
             refs.base,
-            {"started": record.get("started", 0.0), **record.get("meta", {})},
-            status=str(record.get("status", "stopped")),
+            {"started": started, **(known.meta if known else {})},
+            status=known.status if known else "stopped",
         )
     ledger.set_run(refs.name, best=refs.best)
-    if isinstance(record.get("baseline"), list):
-        ledger.replace_measurements(refs.name, 0, record["baseline"])
-    for rejected in record.get("rejected", []):
-        if (
-            isinstance(rejected, dict)
-            and ledger.experiment(refs.name, int(rejected.get("number", 0))) is None
-        ):
-            ledger.upsert_experiment(
-                refs.name,
-                int(rejected["number"]),
-                status="rejected",
-                parent=rejected.get("parent"),
-                commit=None,
-                proposer=str(rejected.get("proposer", "")),
-                hypothesis=str(rejected.get("hypothesis", "")),
-                rationale=str(rejected.get("rationale", "")),
-                violations=rejected.get("violations"),
-            )
+    if known is not None:
+        ledger.replace_measurements(
+            refs.name, 0, [replace(m, commit=m.commit or refs.base) for m in known.baseline]
+        )
+        for rejected in known.rejected:
+            if ledger.experiment(refs.name, rejected.number) is None:
+                ledger.upsert_experiment(
+                    refs.name,
+                    rejected.number,
+                    status="rejected",
+                    parent=rejected.parent,
+                    commit=None,
+                    proposer=rejected.proposer,
+                    hypothesis=rejected.hypothesis,
+                    rationale=rejected.rationale,
+                    violations=rejected.violations,
+                )
     for number, sha in refs.experiments.items():
         commit = store.experiment(refs.name, number, sha)
-        note = notes.get(sha) or {}
-        status = str(note.get("status", "committed"))
+        note = ExperimentNote.from_json(notes.get(sha), commit=sha)
         current = ledger.experiment(refs.name, number)
-        if not note and current is not None and current.commit == sha:
+        if note is None and current is not None and current.commit == sha:
             continue  # the ledger already knows more than git (e.g. it is being measured)
+        status = note.status if note else "committed"
         ledger.upsert_experiment(
             refs.name,
             number,
@@ -77,18 +76,7 @@ def _sync_run(store: Store, ledger: Ledger, refs: RunRefs, notes: dict[str, dict
             proposer=commit.proposer,
             hypothesis=commit.hypothesis,
             rationale=commit.rationale,
-            decision=note.get("decision") if isinstance(note.get("decision"), dict) else None,
+            decision=note.decision if note else None,
         )
-        if isinstance(note.get("runs"), list):
-            ledger.replace_measurements(
-                refs.name,
-                number,
-                [dict(r, commit=r.get("commit", sha)) for r in note["runs"] if isinstance(r, dict)],
-            )
-
-
-def _run_record(note: dict[str, Any] | None, run: str) -> dict[str, Any]:
-    if not note or not isinstance(note.get("runs"), dict):
-        return {}
-    record = note["runs"].get(run)
-    return record if isinstance(record, dict) else {}
+        if note is not None:
+            ledger.replace_measurements(refs.name, number, note.measurements)

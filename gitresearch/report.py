@@ -1,7 +1,7 @@
-"""What a run found, read from the ledger (rebuilt from git) and the candidates branch.
+"""The report of a run: Markdown, TSV, JSON and a PNG plot of one `runview.RunSummary`.
 
-`gather` builds one plain data model; the renderers (Markdown, TSV, JSON, a PNG plot) only
-format it, so the report, `status` and the review read the same numbers.
+Renderers only format; what the numbers are is decided once in `runview`, so the report,
+`status`, `pick` and the review always agree.
 """
 
 from __future__ import annotations
@@ -9,175 +9,13 @@ from __future__ import annotations
 import csv
 import io
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 from gitresearch.errors import UsageError
-from gitresearch.ledger import Ledger, MeasurementRow, RunRow, metric_values
-from gitresearch.stats import mean, stdev
-from gitresearch.store import RunRefs, Store, run_branch
-
-
-@dataclass
-class ExperimentLine:
-    number: int
-    status: str
-    mean: float | None
-    spread: float | None
-    delta: float | None  # against its parent
-    delta_base: float | None  # against the base
-    runs: int
-    seconds: float
-    proposer: str
-    hypothesis: str
-    reason: str
-    commit: str | None
-    parent: str | None
-    finished: float
-
-
-@dataclass
-class CandidateLine:
-    rank: int
-    experiment: int
-    commit: str
-    hypothesis: str
-    delta: float | None
-    contribution: float | None
-    contribution_note: str
-    mean: float | None
-    spread: float | None
-    runs: int
-    diffstat: str
-    pick: str
-
-
-@dataclass
-class ReportData:
-    run: str
-    status: str
-    metric: str
-    direction: str
-    base: str
-    base_mean: float | None
-    base_spread: float | None
-    base_runs: int
-    best_mean: float | None
-    best_experiment: int | None
-    started: float
-    candidates: list[CandidateLine] = field(default_factory=list)
-    experiments: list[ExperimentLine] = field(default_factory=list)
-    rejected: int = 0
-    llm: dict[str, Any] = field(default_factory=dict)  # the agent's spend, when it ran
-
-
-def run_of(store: Store, ledger: Ledger, run: str) -> tuple[RunRow, RunRefs]:
-    """A run's ledger row and branches, or a UsageError naming it."""
-    row = ledger.run(run)
-    refs = store.run(run)
-    if row is None or refs is None:
-        raise UsageError(f'no run named "{run}"; `gitresearch runs` lists them')
-    return row, refs
-
-
-def measurements_by_experiment(ledger: Ledger, run: str) -> dict[int, list[MeasurementRow]]:
-    """Every measurement of the run in one query, grouped by experiment number (0: the base)."""
-    out: dict[int, list[MeasurementRow]] = {}
-    for m in ledger.measurements(run):
-        out.setdefault(m.number, []).append(m)
-    return out
-
-
-def llm_usage(store: Store, base: str, run: str) -> dict[str, Any]:
-    """What the LLM agent spent in this run, from the run's record on its base commit."""
-    record = ((store.read_note(base) or {}).get("runs") or {}).get(run) or {}
-    return dict(record["llm"]) if isinstance(record.get("llm"), dict) else {}
-
-
-def gather(store: Store, ledger: Ledger, run: str) -> ReportData:
-    row, refs = run_of(store, ledger, run)
-    metric = str(row.meta.get("metric", ""))
-    by_number = measurements_by_experiment(ledger, run)
-    base_values = metric_values(by_number.get(0, []), metric, ("baseline",))
-    base_mean = mean(base_values) if base_values else None
-    data = ReportData(
-        run,
-        row.status,
-        metric,
-        str(row.meta.get("direction", "minimize")),
-        refs.base,
-        base_mean,
-        stdev(base_values) if len(base_values) > 1 else None,
-        len(base_values),
-        base_mean,
-        None,
-        row.started,
-    )
-    for exp in ledger.experiments(run):
-        if exp.status in ("rejected", "duplicate"):
-            data.rejected += exp.status == "rejected"
-            continue
-        ms = [m for m in by_number.get(exp.number, []) if m.purpose in ("measure", "confirm")]
-        values = metric_values(ms, metric)
-        decision = exp.decision or {}
-        m_ = mean(values) if values else None
-        data.experiments.append(
-            ExperimentLine(
-                exp.number,
-                exp.status,
-                m_,
-                stdev(values) if len(values) > 1 else None,
-                decision.get("delta"),
-                (m_ - base_mean) if m_ is not None and base_mean is not None else None,
-                len(values),
-                sum(m.seconds or 0.0 for m in ms),
-                exp.proposer,
-                exp.hypothesis,
-                str(decision.get("reason", "")),
-                exp.commit,
-                exp.parent,
-                exp.updated,
-            )
-        )
-        if exp.commit == refs.best:
-            data.best_mean, data.best_experiment = m_, exp.number
-    if refs.candidates:
-        data.candidates = candidates(store, refs.base, refs.candidates)
-    data.llm = llm_usage(store, refs.base, run)
-    return data
-
-
-def candidates(store: Store, base: str, tip: str) -> list[CandidateLine]:
-    chain: list[tuple[str, str]] = []
-    sha = tip
-    for _ in range(10_000):
-        if sha == base:
-            break
-        parent = store.parent_of(sha)
-        chain.append((sha, parent))
-        sha = parent
-    lines: list[CandidateLine] = []
-    for sha, parent in reversed(chain):
-        note = store.read_note(sha) or {}
-        values = [float(v) for v in note.get("runs", [])]
-        lines.append(
-            CandidateLine(
-                int(note.get("candidate_rank", len(lines) + 1)),
-                int(note.get("experiment", 0)),
-                sha,
-                str(note.get("hypothesis", store.message(sha).splitlines()[0])),
-                note.get("delta"),
-                note.get("contribution"),
-                str(note.get("contribution_note", "")),
-                note.get("mean"),
-                note.get("spread"),
-                len(values),
-                store.diffstat(parent, sha),
-                f"git cherry-pick {sha[:12]}",
-            )
-        )
-    return lines
+from gitresearch.runview import RunSummary
+from gitresearch.store import run_branch
 
 
 def _num(value: float | None, signed: bool = False) -> str:
@@ -186,7 +24,7 @@ def _num(value: float | None, signed: bool = False) -> str:
     return f"{value:+.4g}" if signed else f"{value:.4g}"
 
 
-def render_markdown(d: ReportData) -> str:
+def render_markdown(d: RunSummary) -> str:
     better = "lower" if d.direction == "minimize" else "higher"
     out = [f"# gitresearch run `{d.run}` ({d.status})", ""]
     out.append(
@@ -200,12 +38,9 @@ def render_markdown(d: ReportData) -> str:
         )
     else:
         out.append("No change beat the base beyond the noise.")
-    counts: dict[str, int] = {}
-    for e in d.experiments:
-        counts[e.status] = counts.get(e.status, 0) + 1
-    tally = ", ".join(f"{n} {s}" for s, n in sorted(counts.items()))
+    tally = ", ".join(f"{n} {s}" for s, n in sorted(status_counts(d).items()))
     out += [
-        f"Experiments: {len(d.experiments)} measured ({tally}); {d.rejected} proposal(s) rejected by the boundaries.",
+        f"Experiments: {len(d.measured)} measured ({tally}); {d.rejected} proposal(s) rejected by the boundaries.",
     ]
     if d.llm:
         u = d.llm
@@ -244,16 +79,16 @@ def render_markdown(d: ReportData) -> str:
         "| exp | status | mean ± spread | Δ parent | Δ base | runs | time | proposer | hypothesis | why |",
         "| ---: | --- | --- | ---: | ---: | ---: | ---: | --- | --- | --- |",
     ]
-    for e in d.experiments:
+    for e in d.measured:
         out.append(
-            f"| #{e.number:04d} | {e.status} | {_num(e.mean)} ± {_num(e.spread)} | {_num(e.delta, True)} | "
+            f"| #{e.number:04d} | {e.status} | {_num(e.mean)} ± {_num(e.spread)} | {_num(e.delta_parent, True)} | "
             f"{_num(e.delta_base, True)} | {e.runs} | {e.seconds:.0f}s | {e.proposer} | {e.hypothesis} | "
             f"{e.reason.replace('|', '/')} |"
         )
     return "\n".join(out) + "\n"
 
 
-def render_tsv(d: ReportData) -> str:
+def render_tsv(d: RunSummary) -> str:
     buf = io.StringIO()
     writer = csv.writer(buf, delimiter="\t", lineterminator="\n")
     writer.writerow(
@@ -291,7 +126,7 @@ def render_tsv(d: ReportData) -> str:
                 c.hypothesis,
             ]
         )
-    for e in d.experiments:
+    for e in d.measured:
         writer.writerow(
             [
                 "experiment",
@@ -300,7 +135,7 @@ def render_tsv(d: ReportData) -> str:
                 e.status,
                 e.mean,
                 e.spread,
-                e.delta,
+                e.delta_parent,
                 e.delta_base,
                 "",
                 e.runs,
@@ -312,15 +147,46 @@ def render_tsv(d: ReportData) -> str:
     return buf.getvalue()
 
 
-def render_json(d: ReportData) -> str:
-    return json.dumps(asdict(d), indent=2, default=str)
+def status_counts(d: RunSummary) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for e in d.measured:
+        counts[e.status] = counts.get(e.status, 0) + 1
+    return counts
 
 
-def render(d: ReportData, fmt: str) -> str:
+def render_json(d: RunSummary) -> str:
+    """The run as JSON, in the shape `report --format json` has always had."""
+    experiments = []
+    for e in d.measured:
+        row = asdict(e)
+        row["delta"] = row.pop("delta_parent")
+        row.pop("rank")
+        experiments.append(row)
+    doc: dict[str, Any] = {
+        "run": d.run,
+        "status": d.status,
+        "metric": d.metric,
+        "direction": d.direction,
+        "base": d.base,
+        "base_mean": d.base_mean,
+        "base_spread": d.base_spread,
+        "base_runs": d.base_runs,
+        "best_mean": d.best_mean,
+        "best_experiment": d.best_experiment,
+        "started": d.started,
+        "candidates": [{**asdict(c), "pick": c.pick} for c in d.candidates],
+        "experiments": experiments,
+        "rejected": d.rejected,
+        "llm": d.llm,
+    }
+    return json.dumps(doc, indent=2, default=str)
+
+
+def render(d: RunSummary, fmt: str) -> str:
     return {"md": render_markdown, "tsv": render_tsv, "json": render_json}[fmt](d)
 
 
-def plot(d: ReportData, path: Path) -> None:
+def plot(d: RunSummary, path: Path) -> None:
     """Every experiment's mean over time, and the running best, as a PNG."""
     try:
         import matplotlib
@@ -329,7 +195,7 @@ def plot(d: ReportData, path: Path) -> None:
         import matplotlib.pyplot as plt
     except ImportError:
         raise UsageError("--plot needs matplotlib: pip install 'gitresearch[plot]'") from None
-    points = sorted((e for e in d.experiments if e.mean is not None), key=lambda e: e.number)
+    points = sorted((e for e in d.measured if e.mean is not None), key=lambda e: e.number)
     fig, ax = plt.subplots(figsize=(9, 4.5), dpi=110)
     colors = {"accepted": "tab:green", "discarded": "tab:gray", "failed": "tab:red"}
     for status, color in colors.items():

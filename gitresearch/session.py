@@ -104,7 +104,7 @@ def open_workspace(root: Path, config_file: Path | None, overrides: Overrides = 
     boundaries = load_boundaries(path, root, base_source)
     config = apply_overrides(boundaries.config, overrides)
     boundaries = dataclasses.replace(boundaries, config=config)
-    ledger = Ledger(store.state_dir / "ledger.sqlite")
+    ledger = Ledger(store.ledger_path)
     return Workspace(root, store, ledger, boundaries, config)
 
 
@@ -115,7 +115,7 @@ def open_for_reading(root: Path) -> tuple[Store, Ledger]:
     behind it, so the ledger is read as it is.
     """
     store = Store(root)
-    ledger = Ledger(store.state_dir / "ledger.sqlite")
+    ledger = Ledger(store.ledger_path)
     if not is_held(store.state_dir):
         sync_from_git(store, ledger)
     return store, ledger

@@ -17,6 +17,7 @@ and reset here too, since that is git work; the runner only asks for them.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -159,6 +160,7 @@ class Store:
         self.repo = open_repo(root)
         self.git_dir = Path(self.repo.git_dir)
         self.state_dir = Path(self.repo.common_dir) / "gitresearch"
+        self.ledger_path = self.state_dir / "ledger.sqlite"  # the ledger's one home
 
     # -- reading ------------------------------------------------------------------------
 
@@ -378,7 +380,24 @@ class Store:
             out: str = self.repo.git.cherry_pick(*shas)
             return True, out
         except git.GitCommandError as exc:
-            return False, (exc.stderr or exc.stdout or str(exc)).strip()
+            text = str(exc.stderr or exc.stdout or exc).strip()
+            if text.startswith("stderr: '"):  # GitPython quotes git's own words
+                text = text[len("stderr: '") :].rstrip("'")
+            return False, text.strip()
+
+    def already_applied(self, sha: str) -> bool:
+        """HEAD already holds this commit, or a commit with the same patch (`git cherry`)."""
+        if self.repo.is_ancestor(self.repo.commit(sha), self.repo.head.commit):
+            return True
+        out: str = self.repo.git.cherry("HEAD", sha, f"{sha}^")
+        return out.strip().startswith("-")
+
+    def abort_cherry_pick(self, back_to: str) -> None:
+        """Leave no cherry-pick in progress, and put the branch back at `back_to` (kept safe:
+        `reset --keep` refuses to drop local changes, and the pick started from a clean tree)."""
+        with contextlib.suppress(git.GitCommandError):
+            self.repo.git.cherry_pick("--abort")
+        self.repo.git.reset("--keep", back_to)
 
     def commit_experiment(
         self,

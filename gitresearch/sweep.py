@@ -269,6 +269,7 @@ class SweepProposer:
     """The engine bound to the repository: knobs are literals, proposals are file edits."""
 
     name = "sweep"
+    stopped = ""  # it stops when the engine has nothing new, which needs no explanation
 
     def __init__(
         self, boundaries: Boundaries, base_source: FileSource, direction: Direction, seed: int
@@ -349,3 +350,6 @@ class SweepProposer:
 
     def restore_usage(self, usage: Mapping[str, Any]) -> None:
         del usage
+
+    def close(self) -> None:
+        pass  # no background work

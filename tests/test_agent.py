@@ -19,10 +19,11 @@ import pytest
 from gitresearch.agent import Malformed, parse_reply
 from gitresearch.fakellm import FakeLLM, Step, proposal
 from gitresearch.ledger import Ledger
+from gitresearch.notes import BaseNote
 from gitresearch.rebuild import sync_from_git
-from gitresearch.reviewdata import detail, load
+from gitresearch.runview import detail, load_run
 from gitresearch.store import Store
-from tests.conftest import GitRepo, make_repo
+from tests.helpers.repos import GitRepo, make_repo
 
 BENCH = """\
 import math, os
@@ -116,7 +117,7 @@ def start(
 
 def experiments(repo: GitRepo) -> list[Any]:
     store = Store(repo.root)
-    ledger = Ledger(store.state_dir / "ledger.sqlite")
+    ledger = Ledger(store.ledger_path)
     sync_from_git(store, ledger)
     return ledger.experiments("r")
 
@@ -125,8 +126,7 @@ def run_note(repo: GitRepo) -> dict[str, Any]:
     store = Store(repo.root)
     base = store.run("r")
     assert base is not None
-    note = store.read_note(base.base) or {}
-    return dict(note["runs"]["r"])
+    return BaseNote.from_json(store.read_note(base.base)).by_run["r"].to_json()
 
 
 def user_texts(request: Mapping[str, Any]) -> list[str]:
@@ -214,8 +214,8 @@ def test_rejected_patch_is_fed_back_with_its_violations(tmp_path: Path, bad: str
     assert feedback[2] == {"role": "assistant", "content": bad}
     # The review shows what was refused and why.
     store = Store(repo.root)
-    ledger = Ledger(store.state_dir / "ledger.sqlite")
-    view = load(store, ledger, "r")
+    ledger = Ledger(store.ledger_path)
+    view = load_run(store, ledger, "r")
     refused = detail(store, ledger, view, rows[0].number)
     assert refused.diff.startswith("(never committed") and "The edits it proposed" in refused.diff
     assert refused.violations[0]["rule"] == rule
@@ -258,7 +258,7 @@ def test_already_measured_code_is_not_run_again(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     rows = experiments(repo)
     assert [e.status for e in rows] == ["accepted", "duplicate", "accepted"]
-    assert "#1" in (rows[1].decision or {})["reason"]
+    assert "#1" in rows[1].decision.reason
     assert "already measured (experiment #1)" in requests[2]["messages"][-1]["content"]
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from tests.conftest import TRAIN_PY, GitRepo, make_repo
+from tests.helpers.repos import TRAIN_PY, GitRepo, make_repo
 
 
 def test_help_teaches_the_commands(repo: GitRepo) -> None:

@@ -10,7 +10,7 @@ from gitresearch.boundaries import load_boundaries
 from gitresearch.config import parse_config
 from gitresearch.durations import format_duration, parse_duration
 from gitresearch.errors import ConfigError
-from tests.conftest import GitRepo
+from tests.helpers.repos import GitRepo
 
 FIXTURES = sorted((Path(__file__).parent / "fixtures" / "bad_configs").glob("*.toml"))
 

@@ -11,42 +11,54 @@ import time
 from pathlib import Path
 
 from gitresearch.ledger import Ledger
+from gitresearch.notes import ExperimentNote
 from gitresearch.rebuild import sync_from_git
 from gitresearch.store import Store
-from tests.conftest import GitRepo
+from tests.helpers.repos import GitRepo
 
-# The write order the loop uses for one experiment: ledger proposal, commit + branch,
-# ledger "committed", measurement rows, the note, the ledger decision.
+# The loop's write path for one experiment, through the same Recorder: ledger proposal,
+# commit + branch, ledger "committed" + note, measurement row, note, decision + note, best.
+# A long hypothesis makes each note big enough for a kill to land in the middle of a write.
 WRITER = r"""
-import sys, time, json
+import sys
 from pathlib import Path
+from gitresearch.executor import Job, Slot, Succeeded
 from gitresearch.ledger import Ledger
+from gitresearch.notes import Decision, ExperimentNote
 from gitresearch.rebuild import sync_from_git
+from gitresearch.record import Recorder
 from gitresearch.store import Store
 
 root = Path(sys.argv[1])
 store = Store(root)
-ledger = Ledger(store.state_dir / "ledger.sqlite")
+ledger = Ledger(store.ledger_path)
 store.clear_stale_locks()  # the loop does this right after taking the repository lock
+recorder = Recorder(store, ledger, "r")
 if store.run("r") is None:
     store.create_run("r", store.head())
-    ledger.ensure_run("r", store.head())
+    recorder.begin(store.head(), 0.0, {"metric": "loss"})
 sync_from_git(store, ledger, only="r")
-ledger.cancel_unfinished("r")
+recorder.reopen(store.run("r").base, 0.0, {})
 refs = store.run("r")
 number = max(ledger.next_number("r"), max(refs.experiments, default=0) + 1)
+slot = Slot(0, "cpu0", None)
 print("ready", flush=True)
 while True:
     parent = store.run("r").best
-    ledger.add_experiment("r", number, parent=parent, proposer="sweep", hypothesis=f"try {number}")
+    hypothesis = f"try {number} " + "x" * 20000
+    recorder.proposed(number, parent=parent, proposer="sweep", hypothesis=hypothesis, rationale="", patch="{}")
     exp = store.commit_experiment("r", number, parent, {"notes.md": f"{number}\n".encode()}, f"try {number}", "", "sweep")
-    ledger.transition("r", number, "committed", commit=exp.sha)
-    mid = ledger.start_measurement("r", number, 0, "measure", exp.sha, "cpu0", None)
-    ledger.finish_measurement(mid, "ok", metrics={"loss": 1.0 / number}, seconds=0.01, exit_code=0)
-    runs = [{"seed": 0, "purpose": "measure", "status": "ok", "metrics": {"loss": 1.0 / number}, "pad": "x" * 20000}]
-    store.write_note(exp.sha, {"experiment": number, "status": "accepted", "runs": runs})
-    ledger.transition("r", number, "accepted", decision={"delta": -0.01})
-    store.set_branch("gitresearch/r/best", exp.sha)
+    note = ExperimentNote(run="r", experiment=number, parent=parent, proposer=hypothesis, status="committed", metric="loss")
+    recorder.committed(note, exp.sha)
+    job = Job("r", number, exp.sha, 0)
+    recorder.started(job, slot)
+    m = recorder.finished(Succeeded(job, slot, {"loss": 1.0 / number}, 0.01, Path("/dev/null"), ""))
+    note = ExperimentNote(
+        run="r", experiment=number, parent=parent, proposer=hypothesis, status="accepted", metric="loss",
+        measurements=[m], decision=Decision(status="accepted", delta=-0.01),
+    )
+    recorder.changed(note, exp.sha, "accepted")
+    recorder.incumbent(exp.sha)
     number += 1
 """
 
@@ -63,7 +75,7 @@ def test_sigkill_at_random_points_loses_nothing(repo: GitRepo) -> None:
         proc.wait()
 
     store = Store(repo.root)
-    ledger = Ledger(store.state_dir / "ledger.sqlite")
+    ledger = Ledger(store.ledger_path)
     assert ledger.integrity() == "ok"
     refs = store.run("r")
     assert refs is not None and len(refs.experiments) >= 8
@@ -82,7 +94,8 @@ def test_sigkill_at_random_points_loses_nothing(repo: GitRepo) -> None:
     notes = store.all_notes()
     for number, sha in refs.experiments.items():
         if sha in notes:
-            assert notes[sha]["experiment"] == number and len(notes[sha]["runs"][0]["pad"]) == 20000
+            note = ExperimentNote.from_json(notes[sha], commit=sha)
+            assert note is not None and note.experiment == number and len(note.proposer) > 20000
     assert repo.git("fsck", "--strict", "--no-dangling") == ""
     # rebuilding from git alone gives back every committed experiment with its measurements
     fresh = Ledger(Path(repo.root) / ".git" / "gitresearch" / "rebuilt.sqlite")
@@ -91,7 +104,7 @@ def test_sigkill_at_random_points_loses_nothing(repo: GitRepo) -> None:
     assert set(rebuilt) == set(refs.experiments)
     for number, sha in refs.experiments.items():
         assert rebuilt[number].commit == sha
-        if sha in notes:
+        if sha in notes and notes[sha]["status"] == "accepted":
             assert rebuilt[number].status == "accepted"
             assert [m.metrics for m in fresh.measurements("r", number)] == [{"loss": 1.0 / number}]
     # and syncing the damaged-by-kills ledger converges to the same rows

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from gitresearch.diffparse import apply_hunks, parse_diff
-from tests.conftest import GitRepo
+from tests.helpers.repos import GitRepo
 
 
 def roundtrip(repo: GitRepo, rel: str, new: str) -> None:

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from gitresearch.ledger import MIGRATIONS, Ledger, LedgerError
+from gitresearch.notes import Decision, Measurement
 
 
 def test_migrations_set_the_version_and_survive_reopening(tmp_path: Path) -> None:
@@ -42,16 +43,19 @@ def test_experiment_lifecycle_and_refused_transitions(tmp_path: Path) -> None:
     ledger.transition("r", 1, "committed", commit="c1")
     mid = ledger.start_measurement("r", 1, 0, "measure", "c1", "cpu0", "/log")
     ledger.transition("r", 1, "running")
-    ledger.finish_measurement(mid, "ok", metrics={"loss": 1.5}, seconds=2.0, exit_code=0)
+    done = Measurement(
+        seed=0, purpose="measure", status="ok", metrics={"loss": 1.5}, seconds=2.0, exit_code=0
+    )
+    ledger.finish_measurement(mid, done)
     with pytest.raises(LedgerError, match="not running"):
-        ledger.finish_measurement(mid, "ok")
-    ledger.transition("r", 1, "accepted", decision={"delta": -0.2})
+        ledger.finish_measurement(mid, done)
+    ledger.transition("r", 1, "accepted", decision=Decision(delta=-0.2))
     row = ledger.experiment("r", 1)
     assert (
         row is not None
         and row.status == "accepted"
         and row.commit == "c1"
-        and row.decision == {"delta": -0.2}
+        and row.decision == Decision(delta=-0.2)
     )
     (m,) = ledger.measurements("r", 1)
     assert m.status == "ok" and m.metrics == {"loss": 1.5} and m.slot == "cpu0"

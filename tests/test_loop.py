@@ -4,92 +4,21 @@ from __future__ import annotations
 
 import json
 import signal
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import pytest
 
-from gitresearch.ledger import Ledger
-from gitresearch.rebuild import sync_from_git
-from gitresearch.store import Store
-from tests.conftest import GitRepo, make_repo
-from tests.test_store import snapshot
-
-QUADRATIC = """\
-import math, os, random
-# --- knobs ---
-LR = 0.01        # best near 0.1
-MOMENTUM = 0.5   # best near 0.9
-WIDTH = 8        # best near 32
-USE_NORM = False # True helps
-seed = int(os.environ["GITRESEARCH_SEED"])
-rng = random.Random(seed)
-loss = ((math.log10(LR) + 1) ** 2 + 0.3 * (math.log(1 - MOMENTUM) - math.log(0.1)) ** 2
-        + 0.1 * (math.log2(WIDTH) - 5) ** 2 + (0 if USE_NORM else 0.5))
-loss += rng.gauss(0, NOISE)
-print("---")
-print(f"loss: {loss:.6f}")
-print(f"seconds: {0.01 * seed}")
-"""
-
-CONFIG = """\
-[objective]
-command = "python bench.py"
-metric = "loss"
-timeout = "30s"
-record = ["seconds"]
-
-[search]
-baseline_runs = 3
-confirm_runs = 2
-
-[budget]
-experiments = {experiments}
-gpus = "none"
-jobs = {jobs}
-max_consecutive_failures = 3
-
-[[allow]]
-path = "bench.py"
-regions = ["LR", "MOMENTUM", "WIDTH", "USE_NORM"]
-"""
-
-
-def bench_repo(
-    root: Path, *, noise: float = 0.02, experiments: int = 20, jobs: int = 2, bench: str = QUADRATIC
-) -> GitRepo:
-    return make_repo(
-        root,
-        {
-            "bench.py": bench.replace("NOISE", repr(noise)),
-            "boundaries.toml": CONFIG.format(experiments=experiments, jobs=jobs),
-        },
-    )
-
-
-def ledger_of(repo: GitRepo) -> Ledger:
-    store = Store(repo.root)
-    ledger = Ledger(store.state_dir / "ledger.sqlite")
-    sync_from_git(store, ledger)
-    return ledger
-
-
-def slow_repo(root: Path, experiments: int, pause: float = 0.3) -> GitRepo:
-    slow = QUADRATIC.replace('print("---")', f'import time; time.sleep({pause})\nprint("---")')
-    return bench_repo(root, experiments=experiments, bench=slow)
-
-
-def start_in_background(repo: GitRepo, name: str, out: Path) -> subprocess.Popen[str]:
-    """`gitresearch start` as a separate process; its output goes to files, never to a pipe nobody reads."""
-    return subprocess.Popen(
-        [sys.executable, "-m", "gitresearch", "start", "--name", name],
-        cwd=repo.root,
-        stdout=open(out.with_suffix(".out"), "w"),
-        stderr=open(out.with_suffix(".err"), "w"),
-        text=True,
-    )
+from gitresearch.notes import CandidateNote, ExperimentNote
+from tests.helpers.repos import make_repo, snapshot
+from tests.helpers.runs import (
+    CONFIG,
+    QUADRATIC,
+    bench_repo,
+    ledger_of,
+    slow_repo,
+    start_in_background,
+    wait_for_experiments,
+)
 
 
 def test_start_finds_improvements_and_ranks_them(tmp_path: Path) -> None:
@@ -109,20 +38,23 @@ def test_start_finds_improvements_and_ranks_them(tmp_path: Path) -> None:
     # the incumbent is the last accepted change, and it beats the base by far more than the noise
     best = repo.git("rev-parse", "gitresearch/night/best").strip()
     assert best == accepted[-1].commit
-    note = json.loads(repo.git("notes", "--ref", "gitresearch", "show", best))
-    assert note["status"] == "accepted" and note["decision"]["improvement"] > 0.1
-    assert {r["purpose"] for r in note["runs"]} == {"measure", "confirm"}
+    note = ExperimentNote.from_json(json.loads(repo.git("notes", "--ref", "gitresearch", "show", best)))
+    assert note is not None and note.status == "accepted"
+    assert note.decision.improvement is not None and note.decision.improvement > 0.1
+    assert {m.purpose for m in note.measurements} == {"measure", "confirm"}
     # candidates: one commit per accepted change, on top of the base, with evidence in notes
     base = repo.git("rev-parse", "gitresearch/night/base").strip()
     cands = repo.git("rev-list", "--reverse", f"{base}..gitresearch/night/candidates").split()
-    members = [json.loads(repo.git("notes", "--ref", "gitresearch", "show", c))["experiments"] for c in cands]
+    notes = [
+        CandidateNote.from_json(json.loads(repo.git("notes", "--ref", "gitresearch", "show", c)))
+        for c in cands
+    ]
+    members = [n.members for n in notes if n is not None]
     # every accepted change is in exactly one candidate; a line search on one constant is one candidate
     assert sorted(n for group in members for n in group) == [e.number for e in accepted]
-    first = json.loads(repo.git("notes", "--ref", "gitresearch", "show", cands[0]))
-    assert first["candidate_rank"] == 1 and "contribution" in first and first["runs"]
-    contributions = [
-        json.loads(repo.git("notes", "--ref", "gitresearch", "show", c))["contribution"] for c in cands
-    ]
+    first = notes[0]
+    assert first is not None and first.rank == 1 and first.values
+    contributions = [n.contribution for n in notes if n is not None]
     measured = [c for c in contributions if c is not None]
     assert measured == sorted(measured, reverse=True) or len(measured) < len(contributions)
     # the candidates stack has the same code as the incumbent
@@ -204,7 +136,7 @@ def test_same_seed_same_proposals(tmp_path: Path) -> None:
 def test_killed_mid_run_then_resumed(tmp_path: Path) -> None:
     repo = slow_repo(tmp_path / "r", experiments=14, pause=0.25)
     proc = start_in_background(repo, "k", tmp_path / "k")
-    time.sleep(6.0)
+    wait_for_experiments(repo, "k", 4)
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     before = {e.number: e.commit for e in ledger_of(repo).experiments("k") if e.commit}
@@ -227,7 +159,7 @@ def test_killed_mid_run_then_resumed(tmp_path: Path) -> None:
 def test_ctrl_c_stops_cleanly_and_reports(tmp_path: Path) -> None:
     repo = slow_repo(tmp_path / "r", experiments=50)
     proc = start_in_background(repo, "c", tmp_path / "c")
-    time.sleep(5.0)
+    wait_for_experiments(repo, "c", 3)
     proc.send_signal(signal.SIGINT)
     proc.wait(timeout=60)
     out, err = (tmp_path / "c.out").read_text(), (tmp_path / "c.err").read_text()
@@ -271,10 +203,11 @@ def test_reapplied_experiments_point_at_each_other(tmp_path: Path) -> None:
     assert repo.gitresearch("start", "--name", "ra", "--no-finalize").returncode == 0
     rows = {e.number: e for e in ledger_of(repo).experiments("ra")}
     for row in rows.values():
-        target = (row.decision or {}).get("reapplied_as")
+        target = row.decision.reapplied_as
         if target is not None:
             assert rows[target].parent != row.parent
-            assert "re-applied" in (row.decision or {}).get("reason", "")
+            assert "re-applied" in row.decision.reason
+            assert rows[target].decision.reapplied_from == row.number
 
 
 @pytest.mark.parametrize("option", [["--time", "soon"], ["--gpus", "x"], ["--experiments", "0"]])
@@ -288,9 +221,9 @@ def test_status_is_live_while_a_run_goes(tmp_path: Path) -> None:
     repo = slow_repo(tmp_path / "r", experiments=40)
     proc = start_in_background(repo, "live", tmp_path / "live")
     try:
-        time.sleep(5.0)
+        wait_for_experiments(repo, "live", 2)
         first = json.loads(repo.gitresearch("status", "--json").stdout)
-        time.sleep(2.0)
+        wait_for_experiments(repo, "live", sum(first["experiments"].values()) + 2)
         second = json.loads(repo.gitresearch("status", "--json").stdout)
         assert first["run"] == "live" and first["status"] == "running"
         assert sum(second["experiments"].values()) > sum(first["experiments"].values())

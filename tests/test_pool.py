@@ -15,7 +15,7 @@ from gitresearch.errors import UsageError
 from gitresearch.executor import Failed, Job, RunResult, Slot, Succeeded
 from gitresearch.pool import LocalExecutor, PoolSettings
 from gitresearch.store import Store
-from tests.conftest import GitRepo, make_repo
+from tests.helpers.repos import GitRepo, make_repo
 
 BENCH = """\
 import json, os, sys, time, subprocess, signal

@@ -13,7 +13,7 @@ from gitresearch.regions import ParsedModule, parse
 from gitresearch.searchspace import Knob, find_knobs
 from gitresearch.sources import DirectorySource
 from gitresearch.validator import Accepted, Rejected, Validator
-from tests.conftest import BOUNDARIES, PREPARE_PY, TRAIN_PY, make_repo
+from tests.helpers.repos import BOUNDARIES, PREPARE_PY, TRAIN_PY, make_repo
 
 REGIONS = ["LEARNING_RATE", "BETAS", "WARMUP_STEPS", "configure_optimizer", "GPT.forward"]
 SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])

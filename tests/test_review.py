@@ -25,19 +25,14 @@ from textual.widgets import Static, TabbedContent
 from gitresearch.fakerun import write_fake_run
 from gitresearch.ledger import Ledger
 from gitresearch.rebuild import sync_from_git
-from gitresearch.review import (
-    ChartScreen,
-    ConfirmPick,
-    DetailScreen,
-    Heading,
-    HelpScreen,
-    Leaderboard,
-    ReviewApp,
-)
-from gitresearch.reviewdata import chart, load
+from gitresearch.runview import load_run
 from gitresearch.store import Store
-from tests.conftest import GitRepo, make_repo
-from tests.test_loop import bench_repo, ledger_of, slow_repo, start_in_background
+from gitresearch.tui.app import ReviewApp
+from gitresearch.tui.chart import chart
+from gitresearch.tui.leaderboard import Heading, Leaderboard
+from gitresearch.tui.screens import ChartScreen, ConfirmPick, DetailScreen, HelpScreen
+from tests.helpers.repos import GitRepo, make_repo
+from tests.helpers.runs import bench_repo, ledger_of, slow_repo, start_in_background
 
 SIZE = (140, 40)
 
@@ -90,7 +85,7 @@ def fake_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[GitRep
     repo = make_repo(tmp_path / "fake", {"params.py": "LR = 0.01\n"})
     store = Store(repo.root)
     write_fake_run(store, "r", 40)
-    sync_from_git(store, Ledger(store.state_dir / "ledger.sqlite"))
+    sync_from_git(store, Ledger(store.ledger_path))
     yield repo
 
 
@@ -162,9 +157,10 @@ def test_detail_shows_diff_evidence_and_log(real_run: GitRepo) -> None:
         board = app.query_one(Leaderboard)
         await pilot.press("s", "home")  # by number: #0001 first
         await pilot.press("enter")
+        await until(pilot, lambda: isinstance(app.screen, DetailScreen))  # read in a worker
         screen = app.screen
         assert isinstance(screen, DetailScreen)
-        row = screen.info.row
+        row = screen.info.experiment
         assert row.number == 1
         assert screen.info.branch == "gitresearch/r/0001"
         diff = screen.info.diff
@@ -241,21 +237,26 @@ def test_mark_and_pick_onto_the_current_branch(copy_of_run: GitRepo) -> None:
         assert board.marked == set()
         await pilot.press("m")
         await pilot.press("p")
+        await until(pilot, lambda: isinstance(app.screen, ConfirmPick))
         assert isinstance(app.screen, ConfirmPick)
         targets = app.screen.targets
-        assert [t[0] for t in targets] == [first.number]
+        assert [t.experiment for t in targets] == [first.number]
         shown = text_of(app.screen.query_one("#confirm-text", Static))
-        assert targets[0][1][:12] in shown and "onto main" in shown
+        assert targets[0].commit[:12] in shown and "onto main" in shown
         await pilot.press("n")
         assert repo.git("rev-parse", "HEAD").strip() == head_before
         # A dirty checkout is refused, and nothing changes.
         repo.write("bench.py", repo.read("bench.py") + "# local edit\n")
-        await pilot.press("p", "y")
+        await pilot.press("p")
+        await until(pilot, lambda: isinstance(app.screen, ConfirmPick))
+        await pilot.press("y")
         await until(pilot, lambda: any("uncommitted changes" in m for m in app.said))
         assert repo.git("rev-parse", "HEAD").strip() == head_before
         repo.git("checkout", "--", "bench.py")
-        await pilot.press("p", "y")
-        await until(pilot, lambda: "picked 1 commit(s) onto main" in app.said[-1])
+        await pilot.press("p")
+        await until(pilot, lambda: isinstance(app.screen, ConfirmPick))
+        await pilot.press("y")
+        await until(pilot, lambda: f"picked #{first.number:04d} onto main" in app.said[-1])
         assert repo.git("rev-parse", "HEAD~1").strip() == head_before
         assert board.marked == set()
 
@@ -318,14 +319,15 @@ def test_opens_a_run_fetched_from_another_machine(real_run: GitRepo, tmp_path: P
     rebuilt = Ledger(clone / ".git/gitresearch/ledger.sqlite").measurements("r")
     assert rebuilt and all(m.finished is not None and m.finished < before for m in rebuilt)
     app = ReviewApp(clone, "r")
-    original = load(Store(real_run.root), ledger_of(real_run), "r")
+    original = load_run(Store(real_run.root), ledger_of(real_run), "r")
 
     async def script(pilot: Pilot[None]) -> None:
         board = app.query_one(Leaderboard)
         assert sorted((r.number, r.status, r.mean) for r in board.all_rows) == sorted(
-            (r.number, r.status, r.mean) for r in original.rows
+            (r.number, r.status, r.mean) for r in original.experiments
         )
         await pilot.press("enter")
+        await until(pilot, lambda: isinstance(app.screen, DetailScreen))
         assert isinstance(app.screen, DetailScreen) and app.screen.info.diff
 
     drive(app, script)
@@ -342,14 +344,14 @@ def test_review_command_errors_are_clear(tmp_path: Path) -> None:
 
 def test_chart_of_a_generated_run(fake_run: GitRepo) -> None:
     store = Store(fake_run.root)
-    view = load(store, Ledger(store.state_dir / "ledger.sqlite"), "r")
+    view = load_run(store, Ledger(store.ledger_path), "r")
     lines = chart(view, 80, 12)
     assert len(lines) == 14 and all(len(line) <= 80 for line in lines)
-    measured = [r.number for r in view.rows if r.mean is not None]
+    measured = [r.number for r in view.experiments if r.mean is not None]
     assert lines[-1].strip().startswith(f"#{min(measured)}") and lines[-1].strip().endswith(
         f"#{max(measured)}"
     )
-    assert sum(line.count("●") for line in lines) == sum(r.status == "accepted" for r in view.rows)
+    assert sum(line.count("●") for line in lines) == sum(r.status == "accepted" for r in view.experiments)
 
 
 @pytest.mark.parametrize(
@@ -358,4 +360,10 @@ def test_chart_of_a_generated_run(fake_run: GitRepo) -> None:
 )
 def test_snapshots(fake_run: GitRepo, snap_compare: Any, name: str, press: list[str]) -> None:
     app = ReviewApp(fake_run.root, "r", poll=3600)
-    assert snap_compare(app, press=press, terminal_size=(120, 32)), name
+
+    async def settle(pilot: Pilot[None]) -> None:
+        await pilot.press(*press)
+        await app.workers.wait_for_complete()  # the detail is read in a worker
+        await pilot.pause()
+
+    assert snap_compare(app, run_before=settle, terminal_size=(120, 32)), name

@@ -6,7 +6,7 @@ import pytest
 
 from gitresearch.regions import ParsedModule, parse
 from gitresearch.searchspace import Knob, find_knobs, format_float, space_range
-from tests.conftest import TRAIN_PY
+from tests.helpers.repos import TRAIN_PY
 
 
 def knobs_of(source: str, names: list[str]) -> list[Knob]:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
-import os
 import subprocess
 from pathlib import Path
 
@@ -13,25 +11,11 @@ from gitresearch.boundaries import load_boundaries
 from gitresearch.errors import UsageError
 from gitresearch.executor import Job, Slot, Succeeded
 from gitresearch.ledger import Ledger
+from gitresearch.notes import Decision
 from gitresearch.pool import LocalExecutor, PoolSettings
 from gitresearch.rebuild import sync_from_git
 from gitresearch.store import Store, StoreError
-from tests.conftest import TRAIN_PY, GitRepo, make_repo
-
-
-def snapshot(repo: GitRepo) -> dict[str, str]:
-    """HEAD, the index file's bytes, and every file outside .git, byte for byte."""
-    state = {
-        "HEAD": (repo.root / ".git" / "HEAD").read_text(),
-        "head-sha": repo.git("rev-parse", "HEAD"),
-        "index": hashlib.sha256((repo.root / ".git" / "index").read_bytes()).hexdigest(),
-    }
-    for dirpath, dirnames, filenames in os.walk(repo.root):
-        dirnames[:] = [d for d in dirnames if d != ".git"]
-        for name in filenames:
-            path = Path(dirpath) / name
-            state[str(path.relative_to(repo.root))] = hashlib.sha256(path.read_bytes()).hexdigest()
-    return state
+from tests.helpers.repos import TRAIN_PY, GitRepo, make_repo, snapshot
 
 
 def test_run_branches_and_experiment_commit(repo: GitRepo) -> None:
@@ -226,13 +210,13 @@ def test_rebuild_from_git_on_another_machine(repo: GitRepo, tmp_path: Path) -> N
         check=True,
     )
     other = Store(clone)
-    ledger = Ledger(other.state_dir / "ledger.sqlite")
+    ledger = Ledger(other.ledger_path)
     assert sync_from_git(other, ledger) == ["r"]
     run = ledger.run("r")
     assert run is not None and run.base == base and run.best == one.sha and run.meta["proposer"] == "sweep"
     rows = {e.number: e for e in ledger.experiments("r")}
     assert rows[1].status == "accepted" and rows[1].hypothesis == "first" and rows[1].rationale == "why"
-    assert rows[1].decision == {"delta": -0.1, "reason": "beats noise"} and rows[1].parent == base
+    assert rows[1].decision == Decision(delta=-0.1, reason="beats noise") and rows[1].parent == base
     assert rows[2].status == "rejected" and rows[2].violations == [{"rule": "forbidden-name"}]
     assert rows[3].status == "committed" and rows[3].commit == three.sha and rows[3].proposer == "llm"
     measurements = ledger.measurements("r", 1)

@@ -10,7 +10,7 @@ from gitresearch.boundaries import load_boundaries
 from gitresearch.sources import DirectorySource
 from gitresearch.store import CommitSource, open_repo
 from gitresearch.validator import Accepted, RegionEdit, Rejected, Validator, Verdict
-from tests.conftest import TRAIN_PY, GitRepo
+from tests.helpers.repos import TRAIN_PY, GitRepo
 
 
 def validator(repo: GitRepo) -> Validator:

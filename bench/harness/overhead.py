@@ -1,7 +1,8 @@
 """The harness's own time per experiment, with a benchmark that returns at once.
 
-For each experiment: commit a one-line change with plumbing (`commit`), hand the job to
-the local executor, which resets the slot's worktree, launches the benchmark and parses
+For each experiment, through the loop's own `Recorder`: commit a one-line change with
+plumbing and write its first note (`commit`; before 2026-11 this phase left the note out,
+which the loop always wrote), hand the job to the local executor, which resets the slot's worktree, launches the benchmark and parses
 its metric (`job`, of which the benchmark process itself is `process`), then record the
 measurement and decision in the ledger and the JSON note in git (`record`). Printed for a
 small repository and for a generated one of 10,000 files.
@@ -16,12 +17,15 @@ import statistics
 import subprocess
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 
 from gitresearch.config import parse_config
 from gitresearch.executor import Job, Slot, Succeeded
 from gitresearch.ledger import Ledger
+from gitresearch.notes import ExperimentNote
 from gitresearch.pool import LocalExecutor, PoolSettings
+from gitresearch.record import Recorder
 from gitresearch.store import Store
 
 CONFIG = """
@@ -59,10 +63,11 @@ def make_repo(root: Path, files: int) -> None:
 def measure(root: Path, n: int) -> dict[str, list[float]]:
     config = parse_config(CONFIG, root / "boundaries.toml")
     store = Store(root)
-    ledger = Ledger(store.state_dir / "ledger.sqlite")
+    ledger = Ledger(store.ledger_path)
     base = store.head()
     store.create_run("bench", base)
-    ledger.ensure_run("bench", base)
+    recorder = Recorder(store, ledger, "bench")
+    recorder.begin(base, time.time(), {"metric": "score"})
     executor = LocalExecutor(
         store,
         config,
@@ -73,22 +78,23 @@ def measure(root: Path, n: int) -> dict[str, list[float]]:
     parent = base
     for i in range(1, n + 2):
         t0 = time.perf_counter()
-        ledger.add_experiment("bench", i, parent=parent, proposer="bench", hypothesis=f"LR {i}")
+        recorder.proposed(i, parent=parent, proposer="bench", hypothesis=f"LR {i}", rationale="", patch="{}")
         exp = store.commit_experiment(
             "bench", i, parent, {"src/params.py": f"LR = {0.001 * i:.4f}\n".encode()}, f"LR {i}", "", "bench"
         )
-        ledger.transition("bench", i, "committed", commit=exp.sha)
+        note = ExperimentNote(
+            run="bench", experiment=i, parent=parent, proposer="bench", status="committed", metric="score"
+        )
+        recorder.committed(note, exp.sha)
         t1 = time.perf_counter()
-        mid = ledger.start_measurement("bench", i, 0, "measure", exp.sha, "cpu0", None)
-        executor.submit(Job("bench", i, exp.sha, 0))
+        job = Job("bench", i, exp.sha, 0)
+        recorder.started(job, executor.submit(job))
         (result,) = executor.wait_any(timeout=60)
         t2 = time.perf_counter()
         assert isinstance(result, Succeeded), result
-        ledger.finish_measurement(mid, "ok", metrics=result.metrics, seconds=result.seconds, exit_code=0)
-        store.write_note(
-            exp.sha, {"status": "measured", "runs": [{"seed": 0, "metrics": dict(result.metrics)}]}
-        )
-        ledger.transition("bench", i, "measured")
+        measurement = recorder.finished(result)
+        assert measurement is not None
+        recorder.changed(replace(note, status="measured", measurements=[measurement]), exp.sha, "measured")
         t3 = time.perf_counter()
         if i == 1:
             continue  # the first job also creates the worktree

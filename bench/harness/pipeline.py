@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from gitresearch.fakellm import FakeLLM, Step, proposal
+from gitresearch.notes import BaseNote
 
 BENCH = """\
 import math, os, time
@@ -125,7 +126,7 @@ def main() -> None:
                 check=True,
             ).stdout
         )
-        usage = note["runs"]["pipeline"].get("llm", {})
+        usage = BaseNote.from_json(note).by_run["pipeline"].llm
     slots = 2
     print(
         f"model {args.think:g} s per reply, benchmark {args.bench:g} s, {slots} slots, no confirmation runs"

@@ -21,8 +21,9 @@ from pathlib import Path
 from gitresearch.fakerun import write_fake_run
 from gitresearch.ledger import Ledger
 from gitresearch.rebuild import sync_from_git
-from gitresearch.review import Leaderboard, ReviewApp
 from gitresearch.store import Store
+from gitresearch.tui.app import ReviewApp
+from gitresearch.tui.leaderboard import Leaderboard
 
 RUN = "scale"
 
@@ -73,7 +74,7 @@ def main() -> None:
         generate(root, args.n)
         print(f"generated {args.n} experiments with notes in {time.perf_counter() - t:.1f} s")
         store = Store(root)
-        ledger = Ledger(store.state_dir / "ledger.sqlite")
+        ledger = Ledger(store.ledger_path)
         t = time.perf_counter()
         sync_from_git(store, ledger)
         print(

@@ -1,0 +1,97 @@
+"""Do the decision table tests catch a broken rule? Four mutations of the rule, each run.
+
+Each mutation edits a copy of the package (never this checkout) in one place and runs
+tests/test_decide.py against the copy; a mutation is *caught* when at least one test
+fails. Printed: one line per mutation with the tests that caught it.
+Run: `python bench/harness/decide_mutations.py`.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+# (name, file, the exact text, its replacement)
+MUTATIONS = [
+    (
+        "confirmation at t90 instead of t99.9",
+        "decide.py",
+        'CONFIRM_LEVEL: Level = "99.9"',
+        'CONFIRM_LEVEL: Level = "90"',
+    ),
+    (
+        "min_improvement ignored",
+        "decide.py",
+        "e.noise, rule.min_improvement, CONFIRM_LEVEL",
+        "e.noise, 0.0, CONFIRM_LEVEL",
+    ),
+    (
+        "min_improvement ignored at the gate",
+        "decide.py",
+        "e.noise, rule.min_improvement, GATE_LEVEL",
+        "e.noise, 0.0, GATE_LEVEL",
+    ),
+    ("> becomes >=", "stats.py", "passed = gain > threshold", "passed = gain >= threshold"),
+    ("stale parent ignored", "decide.py", "    if e.stale:\n", "    if False:\n"),
+    (
+        "fresh seeds and gate runs pooled",
+        "decide.py",
+        "e.parent, e.confirmed,",
+        "e.parent, [*e.measured, *e.confirmed],",
+    ),
+]
+
+
+def main() -> None:
+    caught_all = True
+    for name, file, old, new in MUTATIONS:
+        with tempfile.TemporaryDirectory() as tmp:
+            copy = Path(tmp) / "gitresearch"
+            shutil.copytree(ROOT / "gitresearch", copy)
+            path = copy / file
+            text = path.read_text()
+            if old not in text:
+                print(f"{name}: the text to mutate is gone from {file}; update this script")
+                caught_all = False
+                continue
+            path.write_text(text.replace(old, new, 1))
+            # Run the table from the copy's folder, so that the copy is what it imports.
+            shutil.copy(ROOT / "tests" / "test_decide.py", Path(tmp) / "test_decide.py")
+            done = subprocess.run(
+                [
+                    sys.executable,
+                    "-m",
+                    "pytest",
+                    "-q",
+                    "-p",
+                    "no:cacheprovider",
+                    "-c",
+                    os.devnull,
+                    "test_decide.py",
+                ],
+                cwd=tmp,
+                env={**os.environ, "PYTHONPATH": tmp},
+                capture_output=True,
+                text=True,
+            )
+            failed = [
+                param or test
+                for test, param in re.findall(r"^FAILED \S*?::(\w+)(?:\[([^\]]+)\])?", done.stdout, re.M)
+            ]
+            if done.returncode == 0:
+                caught_all = False
+                print(f"SURVIVED  {name}")
+            else:
+                print(f"caught    {name}: {len(failed)} failing, e.g. {'; '.join(failed[:3])}")
+    print("every mutation caught" if caught_all else "some mutation survived: the table needs a row")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,306 @@
+"""One read model of a run, for every reader: `report`, `status`, `pick` and the review.
+
+`load_run` turns the ledger (already in line with git) and the candidates branch into a
+`RunSummary`: the base, the incumbent, every experiment (refused ones included, each with
+its rank among the measured), the ranked candidates and the LLM spend. Readers filter and
+format; none of them walks the ledger itself. A run of 10,000 experiments loads in two
+queries (experiments, measurements). `detail` adds what only one experiment's page needs
+(its diff, measurements, decision and logs), and `fingerprint` tells a live reader when
+to load again.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from gitresearch.errors import UsageError
+from gitresearch.ledger import ExperimentStatus, Ledger, MeasurementRow, RunRow
+from gitresearch.notes import BaseNote, CandidateNote, values
+from gitresearch.proposals import ProposalRecord
+from gitresearch.runner import read_log_tail
+from gitresearch.stats import mean, stdev
+from gitresearch.store import RunRefs, Store, experiment_branch
+
+LOG_LIMIT = 256 * 1024  # characters of a log shown (its tail)
+REFUSED: frozenset[str] = frozenset({"rejected", "duplicate"})  # never committed, never measured
+
+
+@dataclass(frozen=True, kw_only=True)
+class ExperimentSummary:
+    """One experiment as every reader shows it."""
+
+    number: int
+    status: ExperimentStatus
+    mean: float | None
+    spread: float | None
+    delta_parent: float | None  # mean minus its parent's mean, at the decision
+    delta_base: float | None  # mean minus the base's mean
+    runs: int  # successful measurements (paired and fresh seeds)
+    seconds: float  # benchmark time spent on it
+    proposer: str
+    hypothesis: str
+    reason: str
+    commit: str | None
+    parent: str | None
+    finished: float  # when its row last changed
+    rank: int | None = None  # by mean, best first, among those measured and not failed
+
+    @property
+    def measured(self) -> bool:
+        return self.status not in REFUSED
+
+
+@dataclass(frozen=True, kw_only=True)
+class CandidateSummary:
+    """One commit of the candidates branch, in rank order."""
+
+    rank: int
+    experiment: int
+    commit: str
+    hypothesis: str
+    delta: float | None
+    contribution: float | None
+    contribution_note: str
+    mean: float | None
+    spread: float | None
+    runs: int
+    diffstat: str
+
+    @property
+    def pick(self) -> str:
+        return f"git cherry-pick {self.commit[:12]}"
+
+
+@dataclass(kw_only=True)
+class RunSummary:
+    run: str
+    status: str
+    metric: str
+    direction: str
+    base: str
+    base_mean: float | None
+    base_spread: float | None
+    base_runs: int
+    best: str | None  # the incumbent's commit
+    best_mean: float | None
+    best_experiment: int | None
+    started: float
+    experiments: list[ExperimentSummary] = field(default_factory=list)
+    candidates: list[CandidateSummary] = field(default_factory=list)
+    llm: dict[str, Any] = field(default_factory=dict)  # the agent's spend, when it ran
+
+    @property
+    def better(self) -> str:
+        return "lower" if self.direction == "minimize" else "higher"
+
+    @property
+    def measured(self) -> list[ExperimentSummary]:
+        return [e for e in self.experiments if e.measured]
+
+    @property
+    def rejected(self) -> int:
+        return sum(e.status == "rejected" for e in self.experiments)
+
+    def experiment(self, number: int) -> ExperimentSummary | None:
+        return next((e for e in self.experiments if e.number == number), None)
+
+    def candidate(self, number: int) -> CandidateSummary | None:
+        return next((c for c in self.candidates if c.experiment == number), None)
+
+
+def run_of(store: Store, ledger: Ledger, run: str) -> tuple[RunRow, RunRefs]:
+    """A run's ledger row and branches, or a UsageError naming it."""
+    row = ledger.run(run)
+    refs = store.run(run)
+    if row is None or refs is None:
+        raise UsageError(f'no run named "{run}"; `gitresearch runs` lists them')
+    return row, refs
+
+
+def load_run(store: Store, ledger: Ledger, run: str) -> RunSummary:
+    row, refs = run_of(store, ledger, run)
+    metric = str(row.meta.get("metric", ""))
+    direction = str(row.meta.get("direction", "minimize"))
+    by_number: dict[int, list[MeasurementRow]] = {}
+    for m in ledger.measurements(run):
+        by_number.setdefault(m.number, []).append(m)
+    base_values = values(by_number.get(0, []), metric, ("baseline",))
+    base_mean = mean(base_values) if base_values else None
+    summary = RunSummary(
+        run=run,
+        status=row.status,
+        metric=metric,
+        direction=direction,
+        base=refs.base,
+        base_mean=base_mean,
+        base_spread=stdev(base_values) if len(base_values) > 1 else None,
+        base_runs=len(base_values),
+        best=refs.best,
+        best_mean=base_mean,
+        best_experiment=None,
+        started=row.started,
+        llm=_llm_usage(store, refs.base, run),
+    )
+    for exp in ledger.experiments(run):
+        ms = [m for m in by_number.get(exp.number, []) if m.purpose in ("measure", "confirm")]
+        own = values(ms, metric)
+        m_ = mean(own) if own else None
+        summary.experiments.append(
+            ExperimentSummary(
+                number=exp.number,
+                status=exp.status,
+                mean=m_,
+                spread=stdev(own) if len(own) > 1 else None,
+                delta_parent=exp.decision.delta,
+                delta_base=(m_ - base_mean) if m_ is not None and base_mean is not None else None,
+                runs=len(own),
+                seconds=sum(m.seconds or 0.0 for m in ms),
+                proposer=exp.proposer,
+                hypothesis=exp.hypothesis,
+                reason=exp.decision.reason,
+                commit=exp.commit,
+                parent=exp.parent,
+                finished=exp.updated,
+            )
+        )
+        if exp.commit is not None and exp.commit == refs.best:
+            summary.best_mean, summary.best_experiment = m_, exp.number
+    sign = 1.0 if direction == "minimize" else -1.0
+    ranked = sorted(
+        (sign * e.mean, e.number) for e in summary.experiments if e.mean is not None and e.status != "failed"
+    )
+    ranks = {number: i + 1 for i, (_, number) in enumerate(ranked)}
+    summary.experiments = [replace(e, rank=ranks.get(e.number)) for e in summary.experiments]
+    if refs.candidates:
+        summary.candidates = _candidates(store, refs.base, refs.candidates)
+    return summary
+
+
+def _llm_usage(store: Store, base: str, run: str) -> dict[str, Any]:
+    record = BaseNote.from_json(store.read_note(base)).by_run.get(run)
+    return dict(record.llm) if record else {}
+
+
+def _candidates(store: Store, base: str, tip: str) -> list[CandidateSummary]:
+    chain: list[tuple[str, str]] = []
+    sha = tip
+    for _ in range(10_000):
+        if sha == base:
+            break
+        parent = store.parent_of(sha)
+        chain.append((sha, parent))
+        sha = parent
+    out: list[CandidateSummary] = []
+    for sha, parent in reversed(chain):
+        note = CandidateNote.from_json(store.read_note(sha) or {}, rank=len(out) + 1)
+        assert note is not None  # a dict always reads as a note
+        out.append(
+            CandidateSummary(
+                rank=note.rank,
+                experiment=note.experiment,
+                commit=sha,
+                hypothesis=note.hypothesis or store.message(sha).splitlines()[0],
+                delta=note.delta,
+                contribution=note.contribution,
+                contribution_note=note.contribution_note,
+                mean=note.mean,
+                spread=note.spread,
+                runs=len(note.values),
+                diffstat=store.diffstat(parent, sha),
+            )
+        )
+    return out
+
+
+# -- one experiment in full -----------------------------------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True)
+class MeasurementLine:
+    seed: int
+    purpose: str
+    status: str
+    value: float | None
+    seconds: float | None
+    reason: str | None
+    detail: str | None
+    slot: str | None
+    log_path: str | None
+
+
+@dataclass(frozen=True, kw_only=True)
+class Detail:
+    experiment: ExperimentSummary
+    branch: str | None
+    diff: str
+    measurements: list[MeasurementLine]
+    decision: dict[str, Any]
+    violations: list[dict[str, Any]]
+    rationale: str
+    log: str  # the logs of its runs, newest last, each with a header
+
+
+def detail(store: Store, ledger: Ledger, summary: RunSummary, number: int) -> Detail:
+    exp = summary.experiment(number)
+    if exp is None:
+        raise UsageError(f"run {summary.run} has no experiment #{number:04d}")
+    row = ledger.experiment(summary.run, number)
+    ms = ledger.measurements(summary.run, number)
+    diff = ""
+    if exp.commit and exp.parent:
+        diff = store.diff(exp.parent, exp.commit)
+    elif row is not None and row.patch:
+        diff = "(never committed: the proposal was refused before it ran)\n" + _proposed_edits(row.patch)
+    logs = []
+    for m in ms:
+        header = f"── seed {m.seed} ({m.purpose}, {m.status}) {m.log_path or 'no log'} ──"
+        logs.append(header + "\n" + (_tail(m.log_path) if m.log_path else ""))
+    return Detail(
+        experiment=exp,
+        branch=experiment_branch(summary.run, number) if exp.commit else None,
+        diff=diff,
+        measurements=[
+            MeasurementLine(
+                seed=m.seed,
+                purpose=m.purpose,
+                status=m.status,
+                value=m.metrics.get(summary.metric),
+                seconds=m.seconds,
+                reason=m.reason,
+                detail=m.detail,
+                slot=m.slot,
+                log_path=m.log_path,
+            )
+            for m in ms
+        ],
+        decision=row.decision.to_json() if row else {},
+        violations=list(row.violations or []) if row else [],
+        rationale=row.rationale if row else "",
+        log="\n".join(logs) if logs else "(no runs)",
+    )
+
+
+def fingerprint(ledger: Ledger, run: str) -> tuple[Any, ...]:
+    """A cheap fingerprint of the run's state: when it changes, a live view loads again."""
+    e = ledger.db.execute("SELECT COUNT(*), MAX(updated) FROM experiments WHERE run=?", (run,)).fetchone()
+    m = ledger.db.execute(
+        "SELECT COUNT(*), MAX(finished), SUM(status='running') FROM measurements WHERE run=?", (run,)
+    ).fetchone()
+    r = ledger.db.execute("SELECT status, best FROM runs WHERE name=?", (run,)).fetchone()
+    return (tuple(e), tuple(m), tuple(r) if r else None)
+
+
+def _proposed_edits(patch: str) -> str:
+    """The region edits a refused proposal asked for, from the ledger's record of it."""
+    edits = ProposalRecord.from_text(patch).edits
+    parts = [f"\n# {e.path} :: {e.region}\n{e.source}" for e in edits]
+    return "\nThe edits it proposed:\n" + "".join(parts) if parts else ""
+
+
+def _tail(path: str) -> str:
+    try:
+        text, cut = read_log_tail(path, LOG_LIMIT)
+    except OSError as e:
+        return f"(the log cannot be read: {e.strerror})"
+    return ("… (earlier output cut)\n" if cut else "") + text

@@ -1,0 +1,1 @@
+"""Helpers shared by the tests: repositories (`repos`) and runs of `gitresearch start` (`runs`)."""

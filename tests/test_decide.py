@@ -1,0 +1,152 @@
+"""The decision rule as a before/after table: evidence in, one verdict out.
+
+Each row names the rule it pins. The rows are chosen so that the plausible ways of
+breaking the rule each fail at least one of them (checked by hand when this table was
+written, and listed in docs/deciding.md):
+- the confirmation judged at t90 instead of t99.9   -> "confirmation at t99.9, not t90"
+- `min_improvement` ignored                         -> "min_improvement bars a gain within it", ...
+- `>` turned into `>=`                              -> "a gain exactly at the bar is not enough", ...
+- a stale parent ignored                            -> "beating a stale parent re-applies", ...
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import pytest
+
+from gitresearch.decide import (
+    NO_PARENT,
+    NO_ROOM,
+    Accept,
+    Confirm,
+    Discard,
+    Evidence,
+    Fail,
+    Reapply,
+    Rule,
+    decide,
+)
+from gitresearch.stats import Noise
+
+QUIET = Noise(0.0, 0)  # no noise measured: only min_improvement and strictness matter
+NOISY = Noise(0.1, 4)  # σ 0.1 on 4 degrees of freedom
+
+
+@dataclass(frozen=True)
+class Row:
+    name: str
+    evidence: Evidence
+    verdict: type[object]  # one of the Verdict classes
+    reason: str = ""  # a fragment the verdict's reason must contain
+    rule: Rule = field(
+        default_factory=lambda: Rule(direction="minimize", min_improvement=0.0, confirm_runs=2)
+    )
+
+
+def measure(parent: list[float], measured: list[float], noise: Noise = NOISY, **kw: object) -> Evidence:
+    return Evidence(phase="measure", parent=parent, measured=measured, noise=noise, **kw)  # type: ignore[arg-type]
+
+
+def confirm(parent: list[float], confirmed: list[float], noise: Noise = NOISY, **kw: object) -> Evidence:
+    return Evidence(
+        phase="confirm",
+        parent=parent,
+        measured=confirmed,
+        confirmed=confirmed,
+        noise=noise,
+        **kw,  # type: ignore[arg-type]
+    )
+
+
+MAXIMIZE = Rule(direction="maximize", min_improvement=0.0, confirm_runs=2)
+NO_CONFIRM = Rule(direction="minimize", min_improvement=0.0, confirm_runs=0)
+MIN_HALF = Rule(direction="minimize", min_improvement=0.5, confirm_runs=2)
+
+# se = σ·sqrt(1/n_cand + 1/n_parent); with σ=0.1, df=4, 2 and 3 runs: se=0.0913;
+# t90(4)=1.533 -> gate bar 0.140; t99.9(4)=7.173 -> confirmation bar 0.655.
+ROWS = [
+    # -- failures and missing evidence --
+    Row("any failed run fails the experiment", measure([2.0], [1.0], failure="crash: exit 1"), Fail, "crash"),
+    Row("a failure wins over a great value", confirm([2.0], [0.0], failure="timeout: 30s"), Fail, "timeout"),
+    Row("no parent values: nothing to compare with", measure([], [1.0]), Discard, NO_PARENT),
+    Row("no value of its own: discarded", measure([2.0, 2.0], []), Discard, "no successful"),
+    Row("no fresh value: discarded", confirm([2.0, 2.0], []), Discard, "fresh seeds"),
+    # -- the gate (paired seeds, t90) --
+    Row("gate passes well beyond the noise", measure([2.0, 2.0, 2.0], [1.5, 1.5]), Confirm),
+    Row("gate refuses a gain within t90 noise", measure([2.0, 2.0, 2.0], [1.9, 1.9]), Discard, "within the noise"),
+    Row("gate: worse is refused", measure([2.0, 2.0, 2.0], [2.3, 2.3]), Discard, "worse"),
+    Row("gate: equal is refused", measure([2.0, 2.0], [2.0, 2.0], QUIET), Discard, "no change"),
+    Row("gate: direction maximize flips the sign", measure([2.0, 2.0, 2.0], [2.5, 2.5]), Confirm, "", MAXIMIZE),
+    Row("gate: maximize refuses a lower value", measure([2.0, 2.0, 2.0], [1.5, 1.5]), Discard, "worse", MAXIMIZE),
+    Row("gate reasons say 'gate:'", measure([2.0, 2.0, 2.0], [2.05, 2.05]), Discard, "gate: "),
+    # -- strictness: a gain exactly at the bar is not enough --
+    Row("a gain exactly at the bar is not enough (gate)", measure([2.0], [1.5], QUIET), Discard, "", MIN_HALF),
+    Row("a gain exactly at the bar is not enough (confirm)", confirm([2.0], [1.5], QUIET), Discard, "", MIN_HALF),
+    Row("zero noise, zero bar: any strict gain passes", measure([2.0], [1.75], QUIET), Confirm),
+    # -- min_improvement --
+    Row("min_improvement bars a gain within it", measure([2.0], [1.75], QUIET), Discard, "needed > 0.5", MIN_HALF),
+    Row("min_improvement bars a confirmed gain within it", confirm([2.0], [1.75], QUIET), Discard, "", MIN_HALF),
+    Row("min_improvement: a larger gain passes", confirm([2.0], [1.25], QUIET), Accept, "min_improvement 0.5", MIN_HALF),
+    Row("min_improvement above the noise bar decides", measure([2.0, 2.0, 2.0], [1.6, 1.6]), Discard, "", MIN_HALF),
+    # -- the confirmation (fresh seeds only, t99.9) --
+    Row("confirmation at t99.9 accepts a large gain", confirm([2.0, 2.0, 2.0], [1.2, 1.2]), Accept, "t99.9"),
+    Row("confirmation at t99.9, not t90", confirm([2.0, 2.0, 2.0], [1.6, 1.6]), Discard, "confirmation: "),
+    Row("confirmation is judged on fresh seeds alone",
+        Evidence(phase="confirm", parent=[2.0, 2.0, 2.0], measured=[0.0, 0.0], confirmed=[1.95, 1.95], noise=NOISY),
+        Discard, "confirmation: "),
+    Row("no confirmation runs: the gate decides", measure([2.0, 2.0, 2.0], [1.5, 1.5]), Accept, "t90", NO_CONFIRM),
+    Row("no confirmation runs: a failed gate says 'gate:'", measure([2.0, 2.0, 2.0], [1.95, 1.95]), Discard, "gate: ", NO_CONFIRM),
+    # -- a stale parent --
+    Row("beating a stale parent re-applies", confirm([2.0, 2.0, 2.0], [1.2, 1.2], stale=True), Reapply),
+    Row("beating a stale parent without budget discards",
+        confirm([2.0, 2.0, 2.0], [1.2, 1.2], stale=True, room_to_reapply=False), Discard, NO_ROOM),
+    Row("a stale parent is not re-applied when it loses", confirm([2.0, 2.0, 2.0], [1.9, 1.9], stale=True), Discard, "confirmation: "),
+    Row("stale and no confirmation runs: re-applied after the gate",
+        measure([2.0, 2.0, 2.0], [1.5, 1.5], stale=True), Reapply, "", NO_CONFIRM),
+    Row("the gate never re-applies (confirmation comes first)", measure([2.0, 2.0, 2.0], [1.5, 1.5], stale=True), Confirm),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("row", ROWS, ids=[r.name for r in ROWS])
+def test_decision_table(row: Row) -> None:
+    verdict = decide(row.evidence, row.rule)
+    assert isinstance(verdict, row.verdict), verdict
+    if row.reason:
+        text = verdict.reason if isinstance(verdict, (Fail, Discard)) else verdict.test.reason
+        assert row.reason in text, text
+
+
+def test_verdicts_carry_the_test_that_made_them() -> None:
+    gate = decide(measure([2.0, 2.0, 2.0], [1.5, 1.5]), ROWS[0].rule)
+    assert isinstance(gate, Confirm) and gate.test.passed and gate.test.runs == 2
+    assert gate.test.improvement == pytest.approx(0.5) and gate.test.threshold == pytest.approx(
+        0.14, abs=0.01
+    )
+    done = decide(confirm([2.0, 2.0, 2.0], [1.2, 1.2]), ROWS[0].rule)
+    assert isinstance(done, Accept) and done.test.threshold == pytest.approx(0.655, abs=0.01)
+
+
+def test_pure_noise_is_rarely_accepted() -> None:
+    """The rule on simulated pure noise: the false-accept rate per experiment stays far below 1%."""
+    import random
+
+    rng = random.Random(7)
+    rule = Rule(direction="minimize", min_improvement=0.0, confirm_runs=2)
+    accepted = gated = 0
+    trials = 4000
+    for _ in range(trials):
+        base = [rng.gauss(0, 1) for _ in range(3)]
+        cand = [rng.gauss(0, 1) for _ in range(1)]
+        fresh = [rng.gauss(0, 1) for _ in range(2)]
+        noise = Noise(1.0, 20)  # as pooled over a few dozen experiments
+        first = decide(Evidence(phase="measure", parent=base, measured=cand, noise=noise), rule)
+        if isinstance(first, Confirm):
+            gated += 1
+            final = decide(
+                Evidence(phase="confirm", parent=base, measured=cand, confirmed=fresh, noise=noise), rule
+            )
+            accepted += isinstance(final, Accept)
+    print(f"gated {gated / trials:.3%}, accepted {accepted / trials:.3%}")
+    assert 0.05 < gated / trials < 0.15  # the loose gate lets about one in ten through
+    assert accepted / trials < 0.002  # the strict confirmation stops them (at t90 about 1% would pass)

@@ -1,0 +1,171 @@
+"""The search loop driven directly, with a scripted executor: decisions, budgets, re-application,
+failures and resume, in seconds and without a benchmark process. (`gitresearch start` end to
+end is in test_loop.py.)"""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+from gitresearch.executor import Job
+from gitresearch.finalize import finalize
+from gitresearch.ledger import Ledger
+from gitresearch.notes import ExperimentNote
+from gitresearch.rebuild import sync_from_git
+from gitresearch.store import Store
+from gitresearch.testing.fakeexec import Crash
+from tests.helpers.search import ScriptedProposer, constants, harness, knob_repo, quadratic
+
+
+def test_a_real_improvement_is_confirmed_on_fresh_seeds_and_becomes_the_incumbent(tmp_path: Path) -> None:
+    repo = knob_repo(tmp_path / "r", experiments=3)
+    h = harness(repo, quadratic)
+    proposer = ScriptedProposer([{"LR": "0.1"}, {"WIDTH": "16"}, {"MOMENTUM": "0.9"}])
+    search = h.search("s", proposer)
+    search.start()
+    summary = search.loop()
+    assert summary.experiments == 3 and summary.accepted == [1, 3]
+    # every accepted change ran on the paired seed, then on two fresh seeds
+    by_exp: dict[int, list[Job]] = {}
+    for job in h.executor.submitted:
+        by_exp.setdefault(job.experiment, []).append(job)
+    assert [(j.purpose, j.seed) for j in by_exp[0]] == [("baseline", 0), ("baseline", 1), ("baseline", 2)]
+    assert [j.purpose for j in by_exp[1]] == ["measure", "confirm", "confirm"]
+    assert all(j.seed >= 100_000 for j in by_exp[1] if j.purpose == "confirm")
+    # the knob that does nothing failed the gate and was never confirmed
+    assert [j.purpose for j in by_exp[2]] == ["measure"]
+    refs = h.ws.store.run("s")
+    assert refs is not None and refs.best == search.experiments[3].commit
+    assert search.experiments[3].parent == search.experiments[1].commit
+    # each note holds what the ledger holds
+    for exp in search.experiments.values():
+        note = ExperimentNote.from_json(h.ws.store.read_note(exp.commit), commit=exp.commit)
+        row = h.ws.ledger.experiment("s", exp.number)
+        assert note is not None and row is not None
+        assert note.status == row.status == exp.status and note.decision == row.decision
+        assert len(note.measurements) == len(h.ws.ledger.measurements("s", exp.number))
+    assert proposer.outcomes[0].accepted and not proposer.outcomes[1].accepted
+
+
+def test_noise_alone_is_never_accepted(tmp_path: Path) -> None:
+    repo = knob_repo(tmp_path / "r", experiments=40)
+    noise = random.Random(11)
+
+    def pure_noise(store: Store) -> object:
+        del store
+        return lambda job: 1.0 + noise.gauss(0, 0.05)  # ignores the code and the seed
+
+    h = harness(repo, pure_noise)  # type: ignore[arg-type]
+    search = h.search("noise")
+    search.start()
+    summary = search.loop()
+    assert summary.experiments == 40 and summary.accepted == []
+    gated = [e for e in search.experiments.values() if e.decision.gate is not None]
+    assert all(e.status == "discarded" and "confirmation" in e.decision.reason for e in gated)
+
+
+def test_min_improvement_refuses_a_real_but_small_gain(tmp_path: Path) -> None:
+    repo = knob_repo(tmp_path / "r", experiments=1, min_improvement=0.5)
+    h = harness(repo, lambda store: quadratic(store, noise=0.0))
+    search = h.search("small", ScriptedProposer([{"LR": "0.04"}]))  # gains 0.81 - 0.36 = 0.45 < 0.5
+    search.start()
+    assert search.loop().accepted == []
+    exp = search.experiments[1]
+    assert exp.status == "discarded" and "needed > 0.5" in exp.decision.reason
+
+
+def test_a_winner_of_a_stale_parent_is_reapplied_on_the_incumbent(tmp_path: Path) -> None:
+    repo = knob_repo(tmp_path / "r", experiments=6, jobs=2)
+    # LR's runs take 20 ms, the others' 100 ms: both start against the base, LR is accepted first
+    h = harness(repo, quadratic, slots=2, seconds=lambda job: 0.02 if job.experiment == 1 else 0.1)
+    settings = [{"LR": "0.1"}, {"MOMENTUM": "0.9"}, {"WIDTH": "16"}, {"WIDTH": "32"}, {"WIDTH": "64"}]
+    search = h.search("stale", ScriptedProposer(settings))
+    search.start()
+    summary = search.loop()
+    first, second = search.experiments[1], search.experiments[2]
+    assert first.status == "accepted" and second.parent == first.parent == search.base
+    assert second.status == "discarded" and "re-applied" in second.decision.reason
+    again = search.experiments[second.decision.reapplied_as or 0]
+    assert again.parent != search.base and again.decision.reapplied_from == 2
+    assert again.status == "accepted" and summary.accepted == [1, again.number]
+    assert constants(h.ws.store, again.commit) == {"LR": 0.1, "MOMENTUM": 0.9, "WIDTH": 8.0}
+
+
+def test_failures_in_a_row_stop_the_search_with_the_last_error(tmp_path: Path) -> None:
+    repo = knob_repo(tmp_path / "r", experiments=20)
+
+    def crashes(store: Store) -> object:
+        base = store.head()
+        return lambda job: 1.0 if job.commit == base else Crash("ZeroDivisionError")
+
+    h = harness(repo, crashes)  # type: ignore[arg-type]
+    search = h.search("crash")
+    search.start()
+    summary = search.loop()
+    assert summary.experiments == 3 and all(e.status == "failed" for e in search.experiments.values())
+    assert (
+        "3 experiments in a row failed" in summary.stop_reason and "ZeroDivisionError" in summary.stop_reason
+    )
+
+
+def test_a_failing_base_stops_before_any_experiment(tmp_path: Path) -> None:
+    repo = knob_repo(tmp_path / "r")
+    h = harness(repo, lambda store: lambda job: Crash("no data"))
+    search = h.search("broken")
+    search.start()
+    summary = search.loop()
+    assert summary.base_failed and summary.experiments == 0 and "the base itself fails" in summary.stop_reason
+
+
+def test_a_stopped_search_resumes_without_repeating_a_finished_run(tmp_path: Path) -> None:
+    repo = knob_repo(tmp_path / "r", experiments=8, jobs=2)
+    h = harness(repo, quadratic, slots=2, seconds=0.02)
+    search = h.search("night")
+
+    def stop_after_three(s: object) -> None:
+        del s
+        if search.committed >= 3:
+            search.interrupted = 1  # what Ctrl-C does
+
+    search.on_tick = stop_after_three
+    search.start()
+    first = search.loop()
+    assert first.interrupted
+    finished = {(j.experiment, j.purpose, j.seed) for j in h.executor.submitted}
+    decided = {e.number for e in search.experiments.values() if e.status in ("accepted", "discarded")}
+
+    # a new process: the ledger is rebuilt from git first, as `start --resume` does
+    ws = h.ws
+    ws.ledger.close()
+    ws.ledger = Ledger(tmp_path / "fresh.sqlite")
+    sync_from_git(ws.store, ws.ledger)
+    again = harness(repo, quadratic, slots=2, seconds=0.02)
+    again.ws.ledger = ws.ledger
+    resumed = again.search("night")
+    resumed.resume()
+    second = resumed.loop()
+    assert second.experiments == 8 and not second.interrupted
+    repeated = [
+        j
+        for j in again.executor.submitted
+        if (j.experiment, j.purpose, j.seed) in finished and j.experiment in decided
+    ]
+    assert repeated == []
+    numbers = [e.number for e in ws.ledger.experiments("night") if e.commit]
+    assert len(numbers) == 8 and numbers == sorted(set(numbers))  # 8 committed, none twice
+
+
+def test_finalize_ablates_through_the_same_recorder(tmp_path: Path) -> None:
+    repo = knob_repo(tmp_path / "r", experiments=2)
+    h = harness(repo, quadratic)
+    search = h.search("fin", ScriptedProposer([{"LR": "0.1"}, {"MOMENTUM": "0.9"}]))
+    search.start()
+    assert search.loop().accepted == [1, 2]
+    ranked = finalize(
+        store=h.ws.store, ledger=h.ws.ledger, executor=h.executor, config=h.ws.config, run="fin"
+    )
+    assert [c.experiment for c in ranked] == [2, 1]  # MOMENTUM is worth 1.6, LR 0.81
+    ablations = [j for j in h.executor.submitted if j.purpose == "ablation"]
+    assert len(ablations) == 2 * 3 and {m.purpose for m in h.ws.ledger.measurements("fin", 1)} >= {"ablation"}
+    row = h.ws.ledger.run("fin")
+    assert row is not None and row.status == "finalized"
