@@ -1,5 +1,5 @@
 """`python -m gitresearch` runs the command line."""
 
-from gitresearch.cli import main
+from gitresearch.cli.main import main
 
 main()

@@ -17,12 +17,12 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from gitresearch.config import Config
+from gitresearch.boundaries.config import Config
 from gitresearch.errors import GitResearchError
-from gitresearch.executor import Executor, Job, RunResult, Succeeded
+from gitresearch.execute.base import Executor, Job, RunResult, Succeeded
 from gitresearch.ledger import ExperimentRow, Ledger
 from gitresearch.notes import Ablation, CandidateNote, values
-from gitresearch.proposals import ProposalRecord
+from gitresearch.propose.base import ProposalRecord
 from gitresearch.record import Recorder
 from gitresearch.stats import improvement, mean, stdev
 from gitresearch.store import Store

@@ -25,19 +25,19 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
-from gitresearch.boundaries import Boundaries
-from gitresearch.config import Config
+from gitresearch.boundaries.config import Config
+from gitresearch.boundaries.resolve import Boundaries
+from gitresearch.boundaries.validator import Accepted, Validator
 from gitresearch.decide import Accept, Confirm, Discard, Evidence, Fail, Reapply, Rule, decide
 from gitresearch.errors import GitResearchError
-from gitresearch.executor import Executor, Job, RunResult
+from gitresearch.execute.base import Executor, Job, RunResult
+from gitresearch.execute.runner import read_log_tail
 from gitresearch.ledger import ExperimentStatus, Ledger
 from gitresearch.notes import Decision, ExperimentNote, Measurement, Purpose, Rejection, StatTest, values
-from gitresearch.proposals import Context, NotReady, Outcome, Proposal, ProposalRecord, Proposer
+from gitresearch.propose.base import Context, NotReady, Outcome, Proposal, ProposalRecord, Proposer
 from gitresearch.record import Recorder
-from gitresearch.runner import read_log_tail
 from gitresearch.stats import Noise, Test, improvement, mean, pooled_noise, stdev
 from gitresearch.store import Store
-from gitresearch.validator import Accepted, Validator
 
 CONFIRM_SEED_BASE = 100_000  # fresh seeds: CONFIRM_SEED_BASE + 100 * experiment + i
 MAX_CONSECUTIVE_REJECTIONS = 25

@@ -15,7 +15,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
-from gitresearch.executor import Job, RunResult, Slot, Succeeded
+from gitresearch.execute.base import Job, RunResult, Slot, Succeeded
 from gitresearch.ledger import ExperimentStatus, Ledger
 from gitresearch.notes import (
     BaseNote,

@@ -15,10 +15,10 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from gitresearch.errors import UsageError
+from gitresearch.execute.runner import read_log_tail
 from gitresearch.ledger import ExperimentStatus, Ledger, MeasurementRow, RunRow
 from gitresearch.notes import BaseNote, CandidateNote, values
-from gitresearch.proposals import ProposalRecord
-from gitresearch.runner import read_log_tail
+from gitresearch.propose.base import ProposalRecord
 from gitresearch.stats import mean, stdev
 from gitresearch.store import RunRefs, Store, experiment_branch
 

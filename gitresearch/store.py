@@ -5,14 +5,15 @@ Git holds the truth of a run (DESIGN.md, Git layout):
 - `refs/heads/gitresearch/<run>/base`      the commit the run started from
 - `refs/heads/gitresearch/<run>/<NNNN>`    one branch per committed experiment
 - `refs/heads/gitresearch/<run>/best`      the incumbent
-- `refs/notes/gitresearch`                 a JSON note on every experiment commit, and on
-                                           the base commit a map of run name -> run record
+- `refs/notes/gitresearch`                 a JSON note on every experiment commit, on every
+                                           candidate commit and on the base commit (their
+                                           format belongs to `notes.py`)
 
 Experiment commits are built with plumbing: blobs and trees written straight into the
 object database, the parent's tree rewritten only along the changed paths, the branch ref
 written atomically. Nothing is ever checked out in the user's working tree, and the
-user's index and HEAD are never read for writing. Worktrees for the runner are created
-and reset here too, since that is git work; the runner only asks for them.
+user's index and HEAD are never read for writing. Worktrees for the local executor are
+created and reset here too, since that is git work; `execute.local` only asks for them.
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ from gitdb import IStream
 from gitdb.exc import BadName, BadObject
 
 from gitresearch.errors import GitResearchError, UsageError
-from gitresearch.merge import apply_change
+from gitresearch.reapply import apply_change
 
 NOTES_REF = "refs/notes/gitresearch"
 BRANCH_PREFIX = "gitresearch"

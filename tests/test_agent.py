@@ -1,7 +1,7 @@
 """The LLM agent end to end: `gitresearch start` against a real local Chat Completions server.
 
 Every test runs the real command in a subprocess on a real repository; the only fake is the
-network peer (gitresearch.fakellm, an HTTP server with scripted replies).
+network peer (gitresearch.testing.fakellm, an HTTP server with scripted replies).
 """
 
 from __future__ import annotations
@@ -16,13 +16,13 @@ from typing import Any
 
 import pytest
 
-from gitresearch.agent import Malformed, parse_reply
-from gitresearch.fakellm import FakeLLM, Step, proposal
 from gitresearch.ledger import Ledger
 from gitresearch.notes import BaseNote
+from gitresearch.propose.agent import Malformed, parse_reply
 from gitresearch.rebuild import sync_from_git
 from gitresearch.runview import detail, load_run
 from gitresearch.store import Store
+from gitresearch.testing.fakellm import FakeLLM, Step, proposal
 from tests.helpers.repos import GitRepo, make_repo
 
 BENCH = """\
@@ -413,14 +413,14 @@ def test_unusable_replies_say_why(text: str, message: str) -> None:
 def test_the_client_takes_an_injected_http_client() -> None:
     import httpx2
 
-    from gitresearch.agent import SCHEMA
-    from gitresearch.config import Agent
-    from gitresearch.llm import ChatClient
+    from gitresearch.boundaries.config import AgentConfig
+    from gitresearch.propose.agent import SCHEMA
+    from gitresearch.propose.llm import ChatClient
 
     seen: list[str] = []
     http = httpx2.Client(event_hooks={"request": [lambda request: seen.append(str(request.url))]})
     with FakeLLM([Step(FIX)]) as server:
-        chat = ChatClient(Agent(model="test-model", base_url=server.url), {}, http_client=http)
+        chat = ChatClient(AgentConfig(model="test-model", base_url=server.url), {}, http_client=http)
         assert chat.preflight() == f"LLM test-model at {server.url}"
         reply = chat.complete([{"role": "user", "content": "propose"}], SCHEMA)
     assert reply.text == FIX and reply.mode == "json_schema"

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from gitresearch.boundaries import load_boundaries
-from gitresearch.config import parse_config
+from gitresearch.boundaries.config import parse_config
+from gitresearch.boundaries.resolve import load_boundaries
 from gitresearch.durations import format_duration, parse_duration
 from gitresearch.errors import ConfigError
 from tests.helpers.repos import GitRepo

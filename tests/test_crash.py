@@ -22,7 +22,7 @@ from tests.helpers.repos import GitRepo
 WRITER = r"""
 import sys
 from pathlib import Path
-from gitresearch.executor import Job, Slot, Succeeded
+from gitresearch.execute.base import Job, Slot, Succeeded
 from gitresearch.ledger import Ledger
 from gitresearch.notes import Decision, ExperimentNote
 from gitresearch.rebuild import sync_from_git

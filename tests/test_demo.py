@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from gitresearch.runner import parse_metric_line
+from gitresearch.execute.runner import parse_metric_line
 
 ROOT = Path(__file__).resolve().parent.parent
 pytest.importorskip("torch")

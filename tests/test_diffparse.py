@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from gitresearch.diffparse import apply_hunks, parse_diff
+from gitresearch.boundaries.diffparse import apply_hunks, parse_diff
 from tests.helpers.repos import GitRepo
 
 

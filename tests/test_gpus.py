@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from gitresearch.config import parse_config
+from gitresearch.boundaries.config import parse_config
 from gitresearch.errors import ConfigError
-from gitresearch.gpus import Detection, Gpu, detect, plan_slots
+from gitresearch.execute.gpus import Detection, Gpu, detect, plan_slots
 
 TWO_GPUS = "0, GPU-aaaa, NVIDIA H200, 143771\n1, GPU-bbbb, NVIDIA H200, 143771\n"
 

@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from gitresearch.boundaries import load_boundaries
+from gitresearch.boundaries.resolve import load_boundaries
 from gitresearch.errors import UsageError
-from gitresearch.executor import Failed, Job, RunResult, Slot, Succeeded
-from gitresearch.pool import LocalExecutor, PoolSettings
+from gitresearch.execute.base import Failed, Job, RunResult, Slot, Succeeded
+from gitresearch.execute.local import LocalExecutor, PoolSettings
 from gitresearch.store import Store
 from tests.helpers.repos import GitRepo, make_repo
 

@@ -8,11 +8,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from gitresearch.boundaries import load_boundaries
-from gitresearch.regions import ParsedModule, parse
-from gitresearch.searchspace import Knob, find_knobs
-from gitresearch.sources import DirectorySource
-from gitresearch.validator import Accepted, Rejected, Validator
+from gitresearch.boundaries.regions import ParsedModule, parse
+from gitresearch.boundaries.resolve import load_boundaries
+from gitresearch.boundaries.sources import DirectorySource
+from gitresearch.boundaries.validator import Accepted, Rejected, Validator
+from gitresearch.propose.searchspace import Knob, find_knobs
 from tests.helpers.repos import BOUNDARIES, PREPARE_PY, TRAIN_PY, make_repo
 
 REGIONS = ["LEARNING_RATE", "BETAS", "WARMUP_STEPS", "configure_optimizer", "GPT.forward"]

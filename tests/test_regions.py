@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from gitresearch.regions import ParsedModule, SyntaxProblem, parse
+from gitresearch.boundaries.regions import ParsedModule, SyntaxProblem, parse
 
 SOURCE = '''\
 # header

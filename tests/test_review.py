@@ -22,11 +22,11 @@ from textual.binding import Binding
 from textual.pilot import Pilot
 from textual.widgets import Static, TabbedContent
 
-from gitresearch.fakerun import write_fake_run
 from gitresearch.ledger import Ledger
 from gitresearch.rebuild import sync_from_git
 from gitresearch.runview import load_run
 from gitresearch.store import Store
+from gitresearch.testing.fakerun import write_fake_run
 from gitresearch.tui.app import ReviewApp
 from gitresearch.tui.chart import chart
 from gitresearch.tui.leaderboard import Heading, Leaderboard

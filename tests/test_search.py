@@ -7,7 +7,7 @@ from __future__ import annotations
 import random
 from pathlib import Path
 
-from gitresearch.executor import Job
+from gitresearch.execute.base import Job
 from gitresearch.finalize import finalize
 from gitresearch.ledger import Ledger
 from gitresearch.notes import ExperimentNote

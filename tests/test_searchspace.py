@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from gitresearch.regions import ParsedModule, parse
-from gitresearch.searchspace import Knob, find_knobs, format_float, space_range
+from gitresearch.boundaries.regions import ParsedModule, parse
+from gitresearch.propose.searchspace import Knob, find_knobs, format_float, space_range
 from tests.helpers.repos import TRAIN_PY
 
 

@@ -7,12 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from gitresearch.boundaries import load_boundaries
+from gitresearch.boundaries.resolve import load_boundaries
 from gitresearch.errors import UsageError
-from gitresearch.executor import Job, Slot, Succeeded
+from gitresearch.execute.base import Job, Slot, Succeeded
+from gitresearch.execute.local import LocalExecutor, PoolSettings
 from gitresearch.ledger import Ledger
 from gitresearch.notes import Decision
-from gitresearch.pool import LocalExecutor, PoolSettings
 from gitresearch.rebuild import sync_from_git
 from gitresearch.store import Store, StoreError
 from tests.helpers.repos import TRAIN_PY, GitRepo, make_repo, snapshot

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import math
 
-from gitresearch.searchspace import space_range
-from gitresearch.sweep import Dim, SweepEngine, Value
+from gitresearch.propose.searchspace import space_range
+from gitresearch.propose.sweep import Dim, SweepEngine, Value
 
 
 def engine(initial: dict[str, Value], seed: int = 0) -> SweepEngine:

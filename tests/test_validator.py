@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from gitresearch.boundaries import load_boundaries
-from gitresearch.sources import DirectorySource
+from gitresearch.boundaries.resolve import load_boundaries
+from gitresearch.boundaries.sources import DirectorySource
+from gitresearch.boundaries.validator import Accepted, RegionEdit, Rejected, Validator, Verdict
 from gitresearch.store import CommitSource, open_repo
-from gitresearch.validator import Accepted, RegionEdit, Rejected, Validator, Verdict
 from tests.helpers.repos import TRAIN_PY, GitRepo
 
 

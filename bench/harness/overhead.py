@@ -20,11 +20,11 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
-from gitresearch.config import parse_config
-from gitresearch.executor import Job, Slot, Succeeded
+from gitresearch.boundaries.config import parse_config
+from gitresearch.execute.base import Job, Slot, Succeeded
+from gitresearch.execute.local import LocalExecutor, PoolSettings
 from gitresearch.ledger import Ledger
 from gitresearch.notes import ExperimentNote
-from gitresearch.pool import LocalExecutor, PoolSettings
 from gitresearch.record import Recorder
 from gitresearch.store import Store
 

@@ -1,6 +1,6 @@
 """Do the slots wait for the LLM? A slow model against a slow benchmark on two slots.
 
-A local Chat Completions server (gitresearch.fakellm) answers every request after
+A local Chat Completions server (gitresearch.testing.fakellm) answers every request after
 `--think` seconds (2 s) with a new, valid proposal; the benchmark sleeps `--bench` seconds
 (3 s) and prints a metric. `gitresearch start --proposer llm` runs on two CPU slots with no
 confirmation runs, so every benchmark run needs a fresh proposal: one every 1.5 s, faster
@@ -26,8 +26,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from gitresearch.fakellm import FakeLLM, Step, proposal
 from gitresearch.notes import BaseNote
+from gitresearch.testing.fakellm import FakeLLM, Step, proposal
 
 BENCH = """\
 import math, os, time

@@ -21,8 +21,8 @@ from collections.abc import Callable, Mapping
 
 import optuna
 
-from gitresearch.searchspace import space_range
-from gitresearch.sweep import Dim, SweepEngine
+from gitresearch.propose.searchspace import space_range
+from gitresearch.propose.sweep import Dim, SweepEngine
 
 Value = int | float | bool
 INITIAL: dict[str, Value] = {

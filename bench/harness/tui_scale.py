@@ -18,10 +18,10 @@ import tempfile
 import time
 from pathlib import Path
 
-from gitresearch.fakerun import write_fake_run
 from gitresearch.ledger import Ledger
 from gitresearch.rebuild import sync_from_git
 from gitresearch.store import Store
+from gitresearch.testing.fakerun import write_fake_run
 from gitresearch.tui.app import ReviewApp
 from gitresearch.tui.leaderboard import Leaderboard
 

@@ -17,9 +17,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from gitresearch.boundaries import load_boundaries
-from gitresearch.sources import DirectorySource
-from gitresearch.validator import Accepted, RegionEdit, Validator
+from gitresearch.boundaries.resolve import load_boundaries
+from gitresearch.boundaries.sources import DirectorySource
+from gitresearch.boundaries.validator import Accepted, RegionEdit, Validator
 
 
 def generate(lines: int) -> str:

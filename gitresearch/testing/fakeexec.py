@@ -16,7 +16,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from gitresearch.executor import Failed, FailureReason, Job, RunResult, Slot, Succeeded
+from gitresearch.execute.base import Failed, FailureReason, Job, RunResult, Slot, Succeeded
 
 
 @dataclass(frozen=True)

@@ -11,14 +11,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from gitresearch.executor import Job
+from gitresearch.boundaries.validator import Violation
+from gitresearch.cli.workspace import Overrides, Workspace, open_workspace
+from gitresearch.execute.base import Job
 from gitresearch.loop import Search
-from gitresearch.proposals import Context, Outcome, Proposal, Proposer
-from gitresearch.proposers import make_proposer
-from gitresearch.session import Overrides, Workspace, open_workspace
+from gitresearch.propose.base import Context, Outcome, Proposal, Proposer
+from gitresearch.propose.choose import make_proposer
 from gitresearch.store import Store
 from gitresearch.testing.fakeexec import Crash, ScriptedExecutor
-from gitresearch.validator import Violation
 from tests.helpers.repos import GitRepo, make_repo
 
 KNOBS = """\

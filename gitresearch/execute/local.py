@@ -19,10 +19,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from gitresearch.config import Config
+from gitresearch.boundaries.config import Config
 from gitresearch.durations import format_duration
-from gitresearch.executor import Failed, FailureReason, Job, RunResult, Slot, Succeeded
-from gitresearch.runner import Launch, ProcessOutcome, RunningProcess
+from gitresearch.execute.base import Failed, FailureReason, Job, RunResult, Slot, Succeeded
+from gitresearch.execute.runner import Launch, ProcessOutcome, RunningProcess
 from gitresearch.store import Store, StoreError, blob_hash
 
 # Variables that carry LLM credentials; the benchmark never sees them (DESIGN promise 6).

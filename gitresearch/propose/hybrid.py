@@ -12,10 +12,10 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from gitresearch.agent import LLMProposer
-from gitresearch.proposals import Context, NotReady, Outcome, Proposal
-from gitresearch.sweep import SweepProposer
-from gitresearch.validator import Violation
+from gitresearch.boundaries.validator import Violation
+from gitresearch.propose.agent import LLMProposer
+from gitresearch.propose.base import Context, NotReady, Outcome, Proposal
+from gitresearch.propose.sweep import SweepProposer
 
 
 class HybridProposer:

@@ -1,7 +1,7 @@
 """The run commands: start, finalize, status, report, runs, pick, prune.
 
-Thin click wrappers over `session`, `loop`, `finalize` and `report`; registered on the
-group in `cli`. Results on stdout, progress on stderr.
+Thin click wrappers over `cli.workspace`, `loop`, `finalize`, `runview`, `report` and
+`pick`; registered on the group in `cli.main`. Results on stdout, progress on stderr.
 """
 
 from __future__ import annotations
@@ -14,20 +14,9 @@ from typing import Any
 
 import click
 
-from gitresearch.config import ProposerName
-from gitresearch.durations import format_duration, parse_duration
-from gitresearch.errors import UsageError
-from gitresearch.finalize import finalize
-from gitresearch.lock import RepoLock
-from gitresearch.loop import Search
-from gitresearch.pick import pick as cherry_pick
-from gitresearch.pick import require_clean, targets
-from gitresearch.progress import Progress, status_line
-from gitresearch.proposers import make_proposer
-from gitresearch.rebuild import sync_from_git
-from gitresearch.report import plot, render, render_markdown, status_counts
-from gitresearch.runview import load_run
-from gitresearch.session import (
+from gitresearch.boundaries.config import ProposerName
+from gitresearch.cli.progress import Progress, status_line
+from gitresearch.cli.workspace import (
     Overrides,
     default_run_name,
     latest_run,
@@ -36,6 +25,17 @@ from gitresearch.session import (
     open_workspace,
     repo_root,
 )
+from gitresearch.durations import format_duration, parse_duration
+from gitresearch.errors import UsageError
+from gitresearch.finalize import finalize
+from gitresearch.lock import RepoLock
+from gitresearch.loop import Search
+from gitresearch.pick import pick as cherry_pick
+from gitresearch.pick import require_clean, targets
+from gitresearch.propose.choose import make_proposer
+from gitresearch.rebuild import sync_from_git
+from gitresearch.report import plot, render, render_markdown, status_counts
+from gitresearch.runview import load_run
 from gitresearch.store import check_run_name, run_branch
 
 

@@ -14,7 +14,7 @@ from collections.abc import Callable, Mapping
 from typing import TextIO
 
 from gitresearch.durations import format_duration
-from gitresearch.executor import Job, Slot
+from gitresearch.execute.base import Job, Slot
 
 
 class Progress:

@@ -11,15 +11,15 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Mapping
 
-from gitresearch.agent import LLMProposer
-from gitresearch.boundaries import Boundaries
-from gitresearch.config import Config
+from gitresearch.boundaries.config import Config
+from gitresearch.boundaries.resolve import Boundaries
+from gitresearch.boundaries.sources import FileSource
 from gitresearch.errors import UsageError
-from gitresearch.hybrid import HybridProposer
-from gitresearch.llm import ChatClient
-from gitresearch.proposals import Proposer
-from gitresearch.sources import FileSource
-from gitresearch.sweep import SweepProposer
+from gitresearch.propose.agent import LLMProposer
+from gitresearch.propose.base import Proposer
+from gitresearch.propose.hybrid import HybridProposer
+from gitresearch.propose.llm import ChatClient
+from gitresearch.propose.sweep import SweepProposer
 
 NO_KNOBS = (
     "the allowed regions hold no tunable literal, so the sweep has nothing to search; "

@@ -16,11 +16,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-from gitresearch.boundaries import AllowedFile, Boundaries
-from gitresearch.diffparse import FilePatch, apply_hunks, parse_diff
-from gitresearch.policy import Finding, findings
-from gitresearch.regions import ParsedModule, Region, SyntaxProblem, parse
-from gitresearch.sources import FileSource, normalize_relpath
+from gitresearch.boundaries.diffparse import FilePatch, apply_hunks, parse_diff
+from gitresearch.boundaries.policy import Finding, findings
+from gitresearch.boundaries.regions import ParsedModule, Region, SyntaxProblem, parse
+from gitresearch.boundaries.resolve import AllowedFile, Boundaries
+from gitresearch.boundaries.sources import FileSource, normalize_relpath
 
 Rule = Literal[
     "malformed-diff",

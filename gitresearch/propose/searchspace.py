@@ -21,9 +21,9 @@ from typing import Literal
 
 import libcst as cst
 
-from gitresearch.boundaries import Boundaries
-from gitresearch.regions import ParsedModule, Region, parse
-from gitresearch.sources import FileSource
+from gitresearch.boundaries.regions import ParsedModule, Region, parse
+from gitresearch.boundaries.resolve import Boundaries
+from gitresearch.boundaries.sources import FileSource
 
 Scale = Literal["log", "linear", "log1m", "int", "log-int", "bool"]
 Value = int | float | bool

@@ -11,10 +11,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from gitresearch.config import Budget, Config
+from gitresearch.boundaries.config import BudgetConfig, Config
 from gitresearch.errors import ConfigError
-from gitresearch.executor import Slot
-from gitresearch.runner import query
+from gitresearch.execute.base import Slot
+from gitresearch.execute.runner import query
 
 
 @dataclass(frozen=True)
@@ -66,7 +66,7 @@ def detect(env: Mapping[str, str]) -> Detection:
 
 def plan_slots(config: Config, detection: Detection) -> tuple[list[Slot], str]:
     """The executor's slots and one line saying what was chosen and why."""
-    budget: Budget = config.budget
+    budget: BudgetConfig = config.budget
     if budget.gpus == "none":
         return _cpu(budget.jobs, ""), f'{budget.jobs} CPU job(s) (gpus = "none"; GPUs hidden)'
     if budget.gpus == "all":

@@ -14,15 +14,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from gitresearch.boundaries import Boundaries, load_boundaries
-from gitresearch.config import CONFIG_NAME, Config, ProposerName
+from gitresearch.boundaries.config import CONFIG_NAME, Config, ProposerName
+from gitresearch.boundaries.resolve import Boundaries, load_boundaries
+from gitresearch.boundaries.sources import find_repo_root
 from gitresearch.errors import UsageError
-from gitresearch.gpus import detect, plan_slots
+from gitresearch.execute.gpus import detect, plan_slots
+from gitresearch.execute.local import LocalExecutor, PoolSettings
 from gitresearch.ledger import Ledger
 from gitresearch.lock import is_held
-from gitresearch.pool import LocalExecutor, PoolSettings
 from gitresearch.rebuild import sync_from_git
-from gitresearch.sources import find_repo_root
 from gitresearch.store import Store
 
 

@@ -15,8 +15,8 @@ from pathlib import PurePosixPath
 
 import libcst as cst
 
-from gitresearch.regions import ParsedModule, SyntaxProblem, parse
-from gitresearch.sources import FileSource
+from gitresearch.boundaries.regions import ParsedModule, SyntaxProblem, parse
+from gitresearch.boundaries.sources import FileSource
 
 _UPPER = re.compile(r"^[A-Z][A-Z0-9_]*$")
 _PRINTED_METRIC = re.compile(r"""print\(\s*f?["']([A-Za-z_][A-Za-z0-9_]*)\s*[:=]""")
@@ -24,7 +24,7 @@ _MAXIMIZE_WORDS = ("acc", "score", "reward", "f1", "bleu", "auc", "precision", "
 
 
 @dataclass
-class Candidate:
+class ScriptGuess:
     path: str
     constants: list[str] = field(default_factory=list)
     functions: list[str] = field(default_factory=list)
@@ -90,7 +90,7 @@ def _functions_reading(parsed: ParsedModule, constants: list[str]) -> list[str]:
     return sorted(out, key=lambda n: parsed.regions[n][0].start)
 
 
-def scan(source: FileSource) -> list[Candidate]:
+def scan(source: FileSource) -> list[ScriptGuess]:
     found = []
     for path in source.files():
         name = PurePosixPath(path).name
@@ -107,7 +107,7 @@ def scan(source: FileSource) -> list[Candidate]:
         if isinstance(parsed, SyntaxProblem):
             continue
         constants = _constants(parsed)
-        candidate = Candidate(
+        candidate = ScriptGuess(
             path=path,
             constants=constants,
             functions=_functions_reading(parsed, constants) if constants else [],
@@ -132,7 +132,7 @@ def guess_direction(metric: str) -> str:
     return "maximize" if any(w in lowered for w in _MAXIMIZE_WORDS) else "minimize"
 
 
-def render(candidates: list[Candidate]) -> str:
+def render(candidates: list[ScriptGuess]) -> str:
     """The text of a commented boundaries.toml for the best candidate (list must be non-empty)."""
     best = candidates[0]
     metric = guess_metric(best.metrics)

@@ -13,10 +13,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from gitresearch.config import CONFIG_NAME, AllowRule, Config, load_config
+from gitresearch.boundaries.config import CONFIG_NAME, AllowRule, Config, load_config
+from gitresearch.boundaries.regions import ParsedModule, Region, SyntaxProblem, parse
+from gitresearch.boundaries.sources import DirectorySource, FileSource, glob_match, is_glob
 from gitresearch.errors import ConfigError
-from gitresearch.regions import ParsedModule, Region, SyntaxProblem, parse
-from gitresearch.sources import DirectorySource, FileSource, glob_match, is_glob
 
 ALWAYS_PROTECTED = (".git",)
 

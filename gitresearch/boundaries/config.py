@@ -16,10 +16,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, cast, get_args
 
+from gitresearch.boundaries.sources import normalize_relpath
+from gitresearch.boundaries.tomlpos import key_lines
 from gitresearch.durations import parse_duration
 from gitresearch.errors import ConfigError
-from gitresearch.sources import normalize_relpath
-from gitresearch.tomlpos import key_lines
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -33,7 +33,7 @@ ProposerName = Literal["sweep", "llm", "hybrid", "auto"]
 
 
 @dataclass(frozen=True)
-class Objective:
+class ObjectiveConfig:
     command: str
     metric: str
     direction: Direction = "minimize"
@@ -46,7 +46,7 @@ class Objective:
 
 
 @dataclass(frozen=True)
-class Search:
+class SearchConfig:
     proposer: ProposerName = "auto"
     baseline_runs: int = 3
     confirm_runs: int = 2
@@ -54,7 +54,7 @@ class Search:
 
 
 @dataclass(frozen=True)
-class Budget:
+class BudgetConfig:
     experiments: int = 100
     wall_clock: float = 8 * 3600.0
     llm_usd: float = 5.0
@@ -72,13 +72,13 @@ class AllowRule:
 
 
 @dataclass(frozen=True)
-class Policy:
+class PolicyConfig:
     allow_imports: tuple[str, ...] = ()
     forbid_names: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
-class Agent:
+class AgentConfig:
     model: str
     base_url: str | None = None  # None: $OPENAI_BASE_URL, else OpenAI itself
     api_key_env: str | None = None  # None: OPENAI_API_KEY, optional for a base_url server
@@ -93,13 +93,13 @@ class Agent:
 @dataclass(frozen=True)
 class Config:
     path: Path  # the boundaries.toml that was read
-    objective: Objective
-    search: Search = field(default_factory=Search)
-    budget: Budget = field(default_factory=Budget)
+    objective: ObjectiveConfig
+    search: SearchConfig = field(default_factory=SearchConfig)
+    budget: BudgetConfig = field(default_factory=BudgetConfig)
     allow: tuple[AllowRule, ...] = ()
     protect: tuple[str, ...] = ()
-    policy: Policy = field(default_factory=Policy)
-    agent: Agent | None = None
+    policy: PolicyConfig = field(default_factory=PolicyConfig)
+    agent: AgentConfig | None = None
     lines: Mapping[str, int] = field(default_factory=dict, compare=False, repr=False)
 
 
@@ -261,7 +261,7 @@ def parse_config(text: str, path: Path) -> Config:
     )
 
 
-def _objective(t: _Table) -> Objective:
+def _objective(t: _Table) -> ObjectiveConfig:
     t.check_keys(
         (
             "command",
@@ -281,7 +281,7 @@ def _objective(t: _Table) -> Objective:
     for item in link:
         if normalize_relpath(item) is None:
             raise t.error("link", f'link path "{item}" must be relative and inside the repository')
-    return Objective(
+    return ObjectiveConfig(
         command=cast(str, t.string("command")),
         metric=cast(str, t.string("metric")),
         direction=cast(Direction, t.choice("direction", get_args(Direction), "minimize")),
@@ -294,9 +294,9 @@ def _objective(t: _Table) -> Objective:
     )
 
 
-def _search(t: _Table) -> Search:
+def _search(t: _Table) -> SearchConfig:
     t.check_keys(("proposer", "baseline_runs", "confirm_runs", "seed"))
-    return Search(
+    return SearchConfig(
         proposer=cast(ProposerName, t.choice("proposer", get_args(ProposerName), "auto")),
         baseline_runs=t.integer("baseline_runs", 3, 1),
         confirm_runs=t.integer("confirm_runs", 2, 0),
@@ -304,11 +304,11 @@ def _search(t: _Table) -> Search:
     )
 
 
-def _budget(t: _Table) -> Budget:
+def _budget(t: _Table) -> BudgetConfig:
     t.check_keys(
         ("experiments", "wall_clock", "llm_usd", "gpus", "jobs_per_gpu", "jobs", "max_consecutive_failures")
     )
-    return Budget(
+    return BudgetConfig(
         experiments=t.integer("experiments", 100, 1),
         wall_clock=t.duration("wall_clock", 8 * 3600.0),
         llm_usd=t.number("llm_usd", 5.0, 0.0),
@@ -384,12 +384,12 @@ def _protect(t: _Table) -> tuple[str, ...]:
     return tuple(cast(str, normalize_relpath(p)) for p in paths)
 
 
-def _policy(t: _Table) -> Policy:
+def _policy(t: _Table) -> PolicyConfig:
     t.check_keys(("allow_imports", "forbid_names"))
-    return Policy(allow_imports=t.strings("allow_imports"), forbid_names=t.strings("forbid_names"))
+    return PolicyConfig(allow_imports=t.strings("allow_imports"), forbid_names=t.strings("forbid_names"))
 
 
-def _agent(t: _Table) -> Agent:
+def _agent(t: _Table) -> AgentConfig:
     t.check_keys(
         (
             "model",
@@ -404,7 +404,7 @@ def _agent(t: _Table) -> Agent:
         )
     )
     t.require("model")
-    return Agent(
+    return AgentConfig(
         model=cast(str, t.string("model")),
         base_url=t.string("base_url"),
         api_key_env=t.string("api_key_env"),

@@ -16,17 +16,17 @@ from typing import Any
 import click
 
 from gitresearch import __version__
-from gitresearch.boundaries import Boundaries, load_boundaries
-from gitresearch.cli_runs import finalize_cmd, pick, prune, report, review, runs, start, status
-from gitresearch.config import CONFIG_NAME
+from gitresearch.boundaries.config import CONFIG_NAME
+from gitresearch.boundaries.initgen import render, scan
+from gitresearch.boundaries.resolve import Boundaries, load_boundaries
+from gitresearch.boundaries.sources import DirectorySource, FileSource, glob_match
+from gitresearch.boundaries.validator import Accepted, Validator, Verdict
+from gitresearch.cli.runs import finalize_cmd, pick, prune, report, review, runs, start, status
+from gitresearch.cli.workspace import repo_root
 from gitresearch.durations import format_duration
 from gitresearch.errors import GitResearchError, UsageError
-from gitresearch.initgen import render, scan
-from gitresearch.searchspace import boundary_knobs
-from gitresearch.session import repo_root
-from gitresearch.sources import DirectorySource, FileSource, glob_match
+from gitresearch.propose.searchspace import boundary_knobs
 from gitresearch.store import head_source
-from gitresearch.validator import Accepted, Validator, Verdict
 
 
 @dataclass(frozen=True)

@@ -32,12 +32,12 @@ import optuna
 from optuna.distributions import BaseDistribution, CategoricalDistribution, FloatDistribution
 from optuna.trial import TrialState, create_trial
 
-from gitresearch.boundaries import Boundaries
-from gitresearch.proposals import Context, Outcome, Proposal
-from gitresearch.searchspace import Knob, boundary_knobs
-from gitresearch.sources import FileSource
+from gitresearch.boundaries.resolve import Boundaries
+from gitresearch.boundaries.sources import FileSource
+from gitresearch.boundaries.validator import Violation
+from gitresearch.propose.base import Context, Outcome, Proposal
+from gitresearch.propose.searchspace import Knob, boundary_knobs
 from gitresearch.stats import Direction
-from gitresearch.validator import Violation
 
 Value = int | float | bool
 SCREEN_STEP = 0.3

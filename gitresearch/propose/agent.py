@@ -30,14 +30,14 @@ from dataclasses import dataclass, field
 from importlib import resources
 from typing import Any
 
-from gitresearch.boundaries import Boundaries
-from gitresearch.config import Config
+from gitresearch.boundaries.config import Config
+from gitresearch.boundaries.policy import DEFAULT_FORBIDDEN
+from gitresearch.boundaries.regions import SyntaxProblem, parse
+from gitresearch.boundaries.resolve import Boundaries
+from gitresearch.boundaries.validator import RegionEdit, Violation
 from gitresearch.durations import format_duration
-from gitresearch.llm import ChatClient, Reply, estimate_tokens
-from gitresearch.policy import DEFAULT_FORBIDDEN
-from gitresearch.proposals import NOT_READY, Context, NotReady, Outcome, Proposal
-from gitresearch.regions import SyntaxProblem, parse
-from gitresearch.validator import RegionEdit, Violation
+from gitresearch.propose.base import NOT_READY, Context, NotReady, Outcome, Proposal
+from gitresearch.propose.llm import ChatClient, Reply, estimate_tokens
 
 MAX_ATTEMPTS = 3  # replies per idea: the first and up to two corrections
 MAX_FAILED_REQUESTS = 5  # requests in a row that failed (after retries) before the agent stops
@@ -70,7 +70,7 @@ SCHEMA: Mapping[str, Any] = {
 
 
 def prompt(name: str, **values: object) -> str:
-    text = (resources.files("gitresearch") / "prompts" / f"{name}.md").read_text(encoding="utf-8")
+    text = (resources.files("gitresearch.propose") / "prompts" / f"{name}.md").read_text(encoding="utf-8")
     return string.Template(text).safe_substitute({k: str(v) for k, v in values.items()})
 
 

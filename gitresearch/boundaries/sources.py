@@ -1,7 +1,7 @@
 """Where file contents come from: a protocol plus the working-tree implementation.
 
 Configuration and validation read files through `FileSource` so the same code judges a
-user's working tree (`gitresearch check`) and, later, a commit's tree read by the store.
+user's working tree (`gitresearch check`) and a commit's tree (`store.CommitSource`).
 Paths are always repository-relative POSIX strings.
 """
 

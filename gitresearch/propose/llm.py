@@ -20,7 +20,7 @@ from typing import Any, Literal
 
 import openai
 
-from gitresearch.config import Agent
+from gitresearch.boundaries.config import AgentConfig
 from gitresearch.errors import GitResearchError, UsageError
 
 OPENAI_URL = "https://api.openai.com/v1"
@@ -76,7 +76,7 @@ def estimate_tokens(text: str) -> int:
 class ChatClient:
     def __init__(
         self,
-        agent: Agent,
+        agent: AgentConfig,
         env: Mapping[str, str],
         *,
         http_client: Any | None = None,

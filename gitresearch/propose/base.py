@@ -16,8 +16,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final, Protocol
 
-from gitresearch.sources import FileSource
-from gitresearch.validator import RegionEdit, Violation
+from gitresearch.boundaries.sources import FileSource
+from gitresearch.boundaries.validator import RegionEdit, Violation
 
 
 @dataclass(frozen=True)
