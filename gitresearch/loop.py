@@ -20,7 +20,7 @@ import contextlib
 import signal
 import time
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
@@ -30,7 +30,7 @@ from gitresearch.boundaries.resolve import Boundaries
 from gitresearch.boundaries.validator import Accepted, Validator
 from gitresearch.decide import Accept, Confirm, Discard, Evidence, Fail, Reapply, Rule, decide
 from gitresearch.errors import GitResearchError
-from gitresearch.execute.base import Executor, Job, RunResult
+from gitresearch.execute.base import Executor, Job, RunResult, Slot
 from gitresearch.execute.runner import read_log_tail
 from gitresearch.ledger import ExperimentStatus, Ledger
 from gitresearch.notes import Decision, ExperimentNote, Measurement, Purpose, Rejection, StatTest, values
@@ -61,6 +61,23 @@ class Experiment:
 
     def values(self, metric: str, purposes: tuple[str, ...] = ("measure", "confirm")) -> list[float]:
         return values(self.measurements, metric, purposes)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Snapshot:
+    """What a progress display shows of a search, taken on its own thread."""
+
+    done: int
+    budget: int
+    seconds_left: float
+    metric: str
+    best: float | None
+    delta: float | None  # the best's mean minus the base's
+    best_number: int | None
+    running: Mapping[str, tuple[Job, Slot]]
+    slots: tuple[Slot, ...]
+    started: Mapping[str, float]  # job key -> when it started
+    llm_usd: float | None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -645,6 +662,23 @@ class Search:
         self.on_event(line)
 
     # -- what the progress display reads ----------------------------------------------------
+
+    def snapshot(self) -> Snapshot:
+        best, delta, number = self.best()
+        usd = self.proposer.usage().get("usd")
+        return Snapshot(
+            done=self.committed,
+            budget=self.config.budget.experiments,
+            seconds_left=self.deadline - time.time(),
+            metric=self.metric,
+            best=best,
+            delta=delta,
+            best_number=number,
+            running=dict(self.executor.running()),
+            slots=tuple(self.executor.slots),
+            started=dict(self.job_started),
+            llm_usd=float(usd) if isinstance(usd, (int, float)) else None,
+        )
 
     def best(self) -> tuple[float | None, float | None, int | None]:
         """Best mean so far, its delta against the base, and its experiment number."""

@@ -22,7 +22,7 @@ from gitresearch.boundaries.resolve import Boundaries, load_boundaries
 from gitresearch.boundaries.sources import DirectorySource, FileSource, glob_match
 from gitresearch.boundaries.validator import Accepted, Validator, Verdict
 from gitresearch.cli.runs import finalize_cmd, pick, prune, report, review, runs, start, status
-from gitresearch.cli.workspace import repo_root
+from gitresearch.cli.workspace import config_option, repo_root
 from gitresearch.durations import format_duration
 from gitresearch.errors import GitResearchError, UsageError
 from gitresearch.propose.searchspace import boundary_knobs
@@ -61,12 +61,7 @@ def cli() -> None:
 
 
 @cli.command()
-@click.option(
-    "--config",
-    "config_path",
-    type=click.Path(path_type=Path, dir_okay=False),
-    help="boundaries file (default: boundaries.toml at the repository root)",
-)
+@config_option
 @click.option(
     "--patch",
     "patch",
@@ -84,7 +79,7 @@ def cli() -> None:
 )
 @click.option("--worktree", is_flag=True, help="judge the patch against the working tree instead of a commit")
 @click.option("--json", "as_json", is_flag=True, help="print a JSON document on stdout")
-def check(config_path: Path | None, patch: Any, against: str, worktree: bool, as_json: bool) -> None:
+def check(config_file: Path | None, patch: Any, against: str, worktree: bool, as_json: bool) -> None:
     """Validate boundaries.toml, or judge a patch against it.
 
     \b
@@ -101,7 +96,7 @@ def check(config_path: Path | None, patch: Any, against: str, worktree: bool, as
       git diff | gitresearch check --patch -
       gitresearch check --patch fix.diff --json
     """
-    where = locate(config_path)
+    where = locate(config_file)
     source: FileSource = DirectorySource(where.root)
     if patch is None:
         _print_boundaries(load_boundaries(where.config, where.root, source), source, as_json)

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import sys
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from typing import TextIO
 
 from gitresearch.durations import format_duration
-from gitresearch.execute.base import Job, Slot
+from gitresearch.loop import Snapshot
 
 
 class Progress:
@@ -57,20 +57,10 @@ class Progress:
         self.stream.flush()
 
 
-def status_line(
-    *,
-    done: int,
-    budget: int,
-    seconds_left: float,
-    metric: str,
-    best: float | None,
-    delta: float | None,
-    best_number: int | None,
-    running: Mapping[str, tuple[Job, Slot]],
-    slots: tuple[Slot, ...],
-    started: Mapping[str, float],
-    llm_usd: float | None = None,
-) -> str:
+def status_line(snap: Snapshot) -> str:
+    done, budget, seconds_left, llm_usd = snap.done, snap.budget, snap.seconds_left, snap.llm_usd
+    metric, best, delta, best_number = snap.metric, snap.best, snap.delta, snap.best_number
+    running, slots, started = snap.running, snap.slots, snap.started
     parts = [f"[{done}/{budget}]", f"{format_duration(max(seconds_left, 0))} left"]
     if llm_usd is not None:
         parts.append(f"LLM ${llm_usd:.3f}")

@@ -10,7 +10,6 @@ import json
 import sys
 import time
 from pathlib import Path
-from typing import Any
 
 import click
 
@@ -18,12 +17,13 @@ from gitresearch.boundaries.config import ProposerName
 from gitresearch.cli.progress import Progress, status_line
 from gitresearch.cli.workspace import (
     Overrides,
-    default_run_name,
+    config_option,
     latest_run,
     make_executor,
     open_for_reading,
     open_workspace,
     repo_root,
+    run_search,
 )
 from gitresearch.durations import format_duration, parse_duration
 from gitresearch.errors import UsageError
@@ -32,11 +32,10 @@ from gitresearch.lock import RepoLock
 from gitresearch.loop import Search
 from gitresearch.pick import pick as cherry_pick
 from gitresearch.pick import require_clean, targets
-from gitresearch.propose.choose import make_proposer
 from gitresearch.rebuild import sync_from_git
 from gitresearch.report import plot, render, render_markdown, status_counts
-from gitresearch.runview import load_run
-from gitresearch.store import check_run_name, run_branch
+from gitresearch.runview import load_run, run_of
+from gitresearch.store import experiment_branch, run_branch
 
 
 def _duration(ctx: click.Context, param: click.Parameter, value: str | None) -> float | None:
@@ -50,12 +49,7 @@ def _duration(ctx: click.Context, param: click.Parameter, value: str | None) -> 
 
 
 @click.command()
-@click.option(
-    "--config",
-    "config_file",
-    type=click.Path(path_type=Path, dir_okay=False),
-    help="boundaries file (default: boundaries.toml at the repository root)",
-)
+@config_option
 @click.option(
     "--name", help="name of the run (default: the date and time); its branches are gitresearch/NAME/*"
 )
@@ -112,77 +106,21 @@ def start(
     """
     root = repo_root()
     progress = Progress()
-    say = progress.event
     overrides = Overrides(experiments, wall_clock, gpus, jobs, seed, _proposer(proposer))
     ws = open_workspace(root, config_file, overrides)
-    if resume is not None:
-        sync_from_git(ws.store, ws.ledger)
-        name = latest_run(ws.ledger, ws.store) if resume == "__latest__" else resume
-    name = check_run_name(name or default_run_name())
-    lock = RepoLock(ws.store.state_dir, name).acquire()
-    try:
-        if lock.took_over:
-            say(lock.took_over)
-        for stale in ws.store.clear_stale_locks():
-            say(f"removed a stale git lock left by a killed run: {stale}")
-        dirty = ws.store.dirty_paths()
-        if dirty and resume is None:
-            say(
-                f"note: {len(dirty)} file(s) with uncommitted changes are not part of the run "
-                f"(it starts from HEAD): {', '.join(dirty[:5])}{' ...' if len(dirty) > 5 else ''}"
-            )
-        executor = make_executor(ws, say)
-        try:
-            base = ws.store.head() if resume is None else (ws.store.run(name) or _no_run(name)).base
-            chosen = make_proposer(ws.config, ws.boundaries, ws.store.source(base), say)
-            search = Search(
-                store=ws.store,
-                ledger=ws.ledger,
-                boundaries=ws.boundaries,
-                executor=executor,
-                proposer=chosen,
-                run=name,
-                config=ws.config,
-                on_event=say,
-                on_tick=lambda s: progress.tick(lambda: _status(s)),
-            )
-            if resume is None:
-                search.start()
-                say(
-                    f"run {name}: base {base[:12]}; budget {ws.config.budget.experiments} experiment(s), "
-                    f"{format_duration(ws.config.budget.wall_clock)}; branches gitresearch/{name}/*"
-                )
-            else:
-                search.resume()
-            try:
-                summary = search.loop()
-            finally:
-                close = getattr(chosen, "close", None)
-                if close is not None:
-                    close()
-            progress.close()
-            say(
-                f"search ended: {summary.stop_reason}; {summary.experiments} experiment(s), "
-                f"{len(summary.accepted)} accepted"
-            )
-            if not no_finalize and search.interrupted < 2 and summary.base_mean is not None:
-                finalize(
-                    store=ws.store,
-                    ledger=ws.ledger,
-                    executor=None if summary.interrupted else executor,
-                    config=ws.config,
-                    run=name,
-                    on_event=say,
-                    deadline=search.deadline,
-                )
-        finally:
-            executor.close()
-    finally:
-        lock.release()
+    summary = run_search(
+        ws,
+        name,
+        resume=resume,
+        finalize_after=not no_finalize,
+        say=progress.event,
+        on_tick=lambda s: progress.tick(lambda: _status(s)),
+        on_loop_end=progress.close,
+    )
     store, ledger = open_for_reading(root)
-    click.echo(render_markdown(load_run(store, ledger, name)))
+    click.echo(render_markdown(load_run(store, ledger, summary.run)))
     click.echo(
-        f"Review it: gitresearch review {name}   |   take the winners: gitresearch pick --top N",
+        f"Review it: gitresearch review {summary.run}   |   take the winners: gitresearch pick --top N",
         err=True,
     )
     if summary.base_failed or summary.base_mean is None:
@@ -195,30 +133,13 @@ def _proposer(value: str | None) -> ProposerName | None:
     return None
 
 
-def _no_run(name: str) -> Any:
-    raise UsageError(f'no run named "{name}" to resume; `gitresearch runs` lists them')
-
-
 def _status(search: Search) -> str:
-    best, delta, number = search.best()
-    return status_line(
-        done=search.committed,
-        budget=search.config.budget.experiments,
-        seconds_left=search.deadline - time.time(),
-        metric=search.metric,
-        best=best,
-        delta=delta,
-        best_number=number,
-        running=search.executor.running(),
-        slots=tuple(search.executor.slots),
-        started=search.job_started,
-        llm_usd=search.proposer.usage().get("usd"),
-    )
+    return status_line(search.snapshot())
 
 
 @click.command(name="finalize")
 @click.argument("run", required=False)
-@click.option("--config", "config_file", type=click.Path(path_type=Path, dir_okay=False))
+@config_option
 def finalize_cmd(run: str | None, config_file: Path | None) -> None:
     """Measure each accepted change by leave-one-out ablation and rebuild the candidates branch."""
     root = repo_root()
@@ -317,8 +238,7 @@ def review(run: str | None) -> None:
     root = repo_root()
     store, ledger = open_for_reading(root)
     name = run or latest_run(ledger, store)
-    if store.run(name) is None:
-        raise UsageError(f'no run named "{name}"; `gitresearch runs` lists them')
+    run_of(store, ledger, name)
     ledger.close()
     from gitresearch.tui.app import ReviewApp  # Textual loads only for this command
 
@@ -378,15 +298,13 @@ def pick(experiments: tuple[int, ...], top: int | None, run_name: str | None) ->
 def prune(run: str, losers: bool) -> None:
     """Delete a run's branches and notes (or only its losers' branches)."""
     store, ledger = open_for_reading(repo_root())
-    refs = store.run(run)
-    if refs is None:
-        raise UsageError(f'no run named "{run}"; `gitresearch runs` lists them')
+    _, refs = run_of(store, ledger, run)
     statuses = {e.number: e.status for e in ledger.experiments(run)}
     doomed = [
         n for n in refs.experiments if not losers or statuses.get(n) in ("discarded", "failed", "cancelled")
     ]
     for n in doomed:
-        store.delete_branch(run_branch(run, f"{n:04d}"))
+        store.delete_branch(experiment_branch(run, n))
     if not losers:
         for leaf in ("base", "best", "candidates"):
             store.delete_branch(run_branch(run, leaf))

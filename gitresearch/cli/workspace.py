@@ -2,6 +2,8 @@
 
 `start`, `finalize` and the read-only commands share this so that the click layer stays a
 thin translation of options, and so that every command sees the same resolved config.
+`run_search` is one search session as `start` runs it (lock, executor, proposer, loop,
+finalize), callable without click.
 """
 
 from __future__ import annotations
@@ -14,16 +16,30 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+import click
+
 from gitresearch.boundaries.config import CONFIG_NAME, Config, ProposerName
 from gitresearch.boundaries.resolve import Boundaries, load_boundaries
 from gitresearch.boundaries.sources import find_repo_root
+from gitresearch.durations import format_duration
 from gitresearch.errors import UsageError
 from gitresearch.execute.gpus import detect, plan_slots
 from gitresearch.execute.local import LocalExecutor, PoolSettings
+from gitresearch.finalize import finalize
 from gitresearch.ledger import Ledger
-from gitresearch.lock import is_held
+from gitresearch.lock import RepoLock, is_held
+from gitresearch.loop import Search, Summary
+from gitresearch.propose.choose import make_proposer
 from gitresearch.rebuild import sync_from_git
-from gitresearch.store import Store
+from gitresearch.store import Store, check_run_name
+
+# `--config` on every command that reads boundaries.toml; the value arrives as `config_file`.
+config_option = click.option(
+    "--config",
+    "config_file",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="boundaries file (default: boundaries.toml at the repository root)",
+)
 
 
 @dataclass(frozen=True)
@@ -142,3 +158,86 @@ def latest_run(ledger: Ledger, store: Store) -> str:
     if not names:
         raise UsageError("no gitresearch run in this repository yet; start one with `gitresearch start`")
     return names[-1]
+
+
+def run_search(
+    ws: Workspace,
+    name: str | None,
+    *,
+    resume: str | None,
+    finalize_after: bool,
+    say: Callable[[str], None],
+    on_tick: Callable[[Search], None] = lambda search: None,
+    on_loop_end: Callable[[], None] = lambda: None,
+) -> Summary:
+    """One search session: take the lock, start (or resume: a run name or "__latest__") a
+    run, search until a budget ends, and finalize unless told not to or stopped twice."""
+    if resume is not None:
+        sync_from_git(ws.store, ws.ledger)
+        name = latest_run(ws.ledger, ws.store) if resume == "__latest__" else resume
+    name = check_run_name(name or default_run_name())
+    lock = RepoLock(ws.store.state_dir, name).acquire()
+    try:
+        if lock.took_over:
+            say(lock.took_over)
+        for stale in ws.store.clear_stale_locks():
+            say(f"removed a stale git lock left by a killed run: {stale}")
+        dirty = ws.store.dirty_paths()
+        if dirty and resume is None:
+            say(
+                f"note: {len(dirty)} file(s) with uncommitted changes are not part of the run "
+                f"(it starts from HEAD): {', '.join(dirty[:5])}{' ...' if len(dirty) > 5 else ''}"
+            )
+        if resume is None:
+            base = ws.store.head()
+        else:
+            refs = ws.store.run(name)
+            if refs is None:
+                raise UsageError(f'no run named "{name}" to resume; `gitresearch runs` lists them')
+            base = refs.base
+        executor = make_executor(ws, say)
+        try:
+            proposer = make_proposer(ws.config, ws.boundaries, ws.store.source(base), say)
+            search = Search(
+                store=ws.store,
+                ledger=ws.ledger,
+                boundaries=ws.boundaries,
+                executor=executor,
+                proposer=proposer,
+                run=name,
+                config=ws.config,
+                on_event=say,
+                on_tick=on_tick,
+            )
+            if resume is None:
+                search.start()
+                say(
+                    f"run {name}: base {base[:12]}; budget {ws.config.budget.experiments} experiment(s), "
+                    f"{format_duration(ws.config.budget.wall_clock)}; branches gitresearch/{name}/*"
+                )
+            else:
+                search.resume()
+            try:
+                summary = search.loop()
+            finally:
+                proposer.close()
+            on_loop_end()
+            say(
+                f"search ended: {summary.stop_reason}; {summary.experiments} experiment(s), "
+                f"{len(summary.accepted)} accepted"
+            )
+            if finalize_after and search.interrupted < 2 and summary.base_mean is not None:
+                finalize(
+                    store=ws.store,
+                    ledger=ws.ledger,
+                    executor=None if summary.interrupted else executor,
+                    config=ws.config,
+                    run=name,
+                    on_event=say,
+                    deadline=search.deadline,
+                )
+        finally:
+            executor.close()
+    finally:
+        lock.release()
+    return summary
