@@ -21,8 +21,6 @@ from tests.helpers.search import ScriptedProposer, harness, knob_repo, quadratic
 def finalized(tmp_path: Path) -> GitRepo:
     """A run `p` with two accepted changes (MOMENTUM ranks first, LR second) and one discarded."""
     repo = knob_repo(tmp_path / "r", experiments=3)
-    repo.write(".gitignore", ".gitresearch-cache/\n")
-    repo.commit("ignore")
     h = harness(repo, quadratic)
     search = h.search("p", ScriptedProposer([{"LR": "0.1"}, {"WIDTH": "16"}, {"MOMENTUM": "0.9"}]))
     search.start()
