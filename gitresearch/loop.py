@@ -17,6 +17,7 @@ ledger hold (`resume`).
 from __future__ import annotations
 
 import contextlib
+import re
 import signal
 import time
 from collections import deque
@@ -41,6 +42,16 @@ from gitresearch.store import Store
 
 CONFIRM_SEED_BASE = 100_000  # fresh seeds: CONFIRM_SEED_BASE + 100 * experiment + i
 MAX_CONSECUTIVE_REJECTIONS = 25
+MAX_HYPOTHESIS = 300  # characters kept of a proposal's hypothesis (a commit subject)
+MAX_RATIONALE = 20_000
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+
+
+def clean_text(text: str, limit: int) -> str:
+    """A proposer's words as git can hold them: no NUL or control characters, bounded."""
+    cleaned = _CONTROL.sub("", text).strip()
+    return cleaned if len(cleaned) <= limit else cleaned[: limit - 1] + "…"
+
 
 Phase = Literal["measure", "confirm", "done"]
 
@@ -90,6 +101,7 @@ class Summary:
     best_mean: float | None
     interrupted: bool
     base_failed: bool = False
+    tripped: str = ""  # what the tripwire saw change (the run stopped at once)
 
 
 class StopSearch(GitResearchError):
@@ -109,8 +121,14 @@ class Search:
         config: Config,
         on_event: Callable[[str], None] = lambda line: None,
         on_tick: Callable[[Search], None] = lambda search: None,
+        meta: Mapping[str, Any] | None = None,
+        watch_refs: bool = True,
     ) -> None:
         self.store, self.ledger, self.boundaries = store, ledger, boundaries
+        self.extra_meta = dict(meta or {})  # what the caller knows of the run (its sandbox)
+        self.watch_refs = watch_refs  # the tripwire also watches branches, HEAD, index (no sandbox)
+        self.watched: dict[str, str] = {}
+        self.tripped = ""
         self.recorder = Recorder(store, ledger, run)
         self.on_tick = on_tick
         self.job_started: dict[str, float] = {}
@@ -146,6 +164,7 @@ class Search:
     # -- set-up ---------------------------------------------------------------------------
 
     def start(self) -> None:
+        self.watched = self.store.tripwire(refs=self.watch_refs)
         self.base = self.store.head()
         self.store.create_run(self.run, self.base)
         self.incumbent = self.base
@@ -166,6 +185,7 @@ class Search:
             "confirm_runs": c.search.confirm_runs,
             "budget_experiments": c.budget.experiments,
             "wall_clock": c.budget.wall_clock,
+            **self.extra_meta,
         }
 
     def resume(self) -> None:
@@ -175,6 +195,7 @@ class Search:
         if refs is None or row is None:
             raise StopSearch(f'no run named "{self.run}" to resume (see `gitresearch runs`)')
         self.base, self.incumbent = refs.base, refs.best or refs.base
+        self.watched = self.store.tripwire(refs=self.watch_refs)
         record = self.recorder.reopen(self.base, row.started, row.meta)
         self.proposer.restore_usage(record.llm)
         self.started = time.time()
@@ -245,7 +266,7 @@ class Search:
     def loop(self) -> Summary:
         with self._signals():
             while True:
-                if self.interrupted or self.base_failed:
+                if self.interrupted or self.base_failed or self.tripped:
                     self.stop_reason = self.stop_reason or "interrupted"
                     break
                 if time.time() >= self.deadline:
@@ -274,6 +295,7 @@ class Search:
             best_mean=_mean_or_none(best.values(self.metric)) if best else base_mean,
             interrupted=bool(self.interrupted),
             base_failed=self.base_failed,
+            tripped=self.tripped,
         )
 
     @contextmanager
@@ -406,6 +428,11 @@ class Search:
         return False
 
     def _commit(self, proposal: Proposal, reapplied_from: int | None = None) -> bool:
+        proposal = replace(
+            proposal,
+            hypothesis=clean_text(proposal.hypothesis, MAX_HYPOTHESIS) or "(no hypothesis given)",
+            rationale=clean_text(proposal.rationale, MAX_RATIONALE),
+        )
         number = self.ledger.next_number(self.run)
         self.recorder.proposed(
             number,
@@ -474,9 +501,24 @@ class Search:
 
     # -- results --------------------------------------------------------------------------
 
+    def _check_tripwire(self) -> None:
+        now = self.store.tripwire(refs=self.watch_refs)
+        changed = sorted(k for k in {*now, *self.watched} if now.get(k) != self.watched.get(k))
+        if changed and not self.tripped:
+            self.tripped = ", ".join(changed[:5])
+            self.stop_reason = (
+                f"tripwire: {self.tripped} changed in the repository while jobs ran; stopping the run. "
+                "Check what changed (git reflog, .git/hooks, .git/config) before you trust this repository"
+            )
+            self._event("STOPPING: " + self.stop_reason)
+            for key in list(self.executor.running()):
+                self.executor.cancel(key)
+
     def _handle(self, result: RunResult) -> None:
         job = result.job
         self.job_started.pop(job.key, None)
+        if self.watched:
+            self._check_tripwire()
         measurement = self.recorder.finished(result)
         if measurement is None or measurement.status == "cancelled":
             return  # re-run on resume; never judged

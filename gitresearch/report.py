@@ -27,6 +27,8 @@ def _num(value: float | None, signed: bool = False) -> str:
 def render_markdown(d: RunSummary) -> str:
     better = "lower" if d.direction == "minimize" else "higher"
     out = [f"# gitresearch run `{d.run}` ({d.status})", ""]
+    if d.unsandboxed:
+        out += [f"**Warning: the benchmarks of this run were not sandboxed.** Sandbox {d.sandbox}", ""]
     out.append(
         f"Objective: {d.direction} `{d.metric}` ({better} is better). "
         f"Base `{d.base[:12]}`: {_num(d.base_mean)} ± {_num(d.base_spread)} over {d.base_runs} run(s)."

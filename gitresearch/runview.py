@@ -86,6 +86,7 @@ class RunSummary:
     best_mean: float | None
     best_experiment: int | None
     started: float
+    sandbox: str = ""  # "on, bubblewrap …", or why the benchmarks ran without it ("" before it existed)
     experiments: list[ExperimentSummary] = field(default_factory=list)
     candidates: list[CandidateSummary] = field(default_factory=list)
     llm: dict[str, Any] = field(default_factory=dict)  # the agent's spend, when it ran
@@ -93,6 +94,10 @@ class RunSummary:
     @property
     def better(self) -> str:
         return "lower" if self.direction == "minimize" else "higher"
+
+    @property
+    def unsandboxed(self) -> bool:
+        return bool(self.sandbox) and not self.sandbox.startswith("on")
 
     @property
     def measured(self) -> list[ExperimentSummary]:
@@ -140,6 +145,7 @@ def load_run(store: Store, ledger: Ledger, run: str) -> RunSummary:
         best_mean=base_mean,
         best_experiment=None,
         started=row.started,
+        sandbox=str(row.meta.get("sandbox", "")),
         llm=_llm_usage(store, refs.base, run),
     )
     for exp in ledger.experiments(run):

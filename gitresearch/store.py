@@ -153,12 +153,18 @@ def blob_hash(data: bytes) -> str:
     return hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest()
 
 
+SAFE_GIT = ("-c", "core.hooksPath=/dev/null", "-c", "core.fsmonitor=false")
+
+
 class Store:
     """Runs, experiments and notes in one repository."""
 
     def __init__(self, root: Path) -> None:
         self.root = root
         self.repo = open_repo(root)
+        # The harness's own git never runs a hook or an fsmonitor: a job that managed to write
+        # one could otherwise run code with the harness's rights and environment.
+        self.repo.git.set_persistent_git_options(c=[SAFE_GIT[1], SAFE_GIT[3]])
         self.git_dir = Path(self.repo.git_dir)
         self.state_dir = Path(self.repo.common_dir) / "gitresearch"
         self.ledger_path = self.state_dir / "ledger.sqlite"  # the ledger's one home
@@ -358,7 +364,7 @@ class Store:
         with tempfile.TemporaryFile() as f:
             f.write(stream)
             f.seek(0)
-            self.repo.git.execute(["git", "fast-import", "--quiet"], istream=f)
+            self.repo.git.execute(["git", *SAFE_GIT, "fast-import", "--quiet"], istream=f)
 
     def diff(self, parent: str, sha: str) -> str:
         """The unified diff of `sha` against `parent` (what the review shows)."""
@@ -436,7 +442,7 @@ class Store:
         try:
             with os.fdopen(fd, "w", encoding="utf-8") as handle:
                 handle.write(text)
-            out: str = self.repo.git.execute(["git", *args, flag, tmp, *tail])
+            out: str = self.repo.git.execute(["git", *SAFE_GIT, *args, flag, tmp, *tail])
             return out.strip()
         except git.GitCommandError as exc:
             raise StoreError(f"git {args[0]} failed: {exc.stderr.strip()}") from None
@@ -513,6 +519,38 @@ class Store:
         tree: git.Tree = ref.commit.tree
         return tree
 
+    # -- the tripwire -------------------------------------------------------------------------
+
+    def tripwire(self, *, refs: bool) -> dict[str, str]:
+        """A cheap picture of what a job must never change: the repository's config and hooks,
+        and with `refs` the user's branches and tags, HEAD and the index. Files only, no git."""
+        common = Path(self.repo.common_dir)
+        state: dict[str, str] = {"config": _digest(common / "config")}
+        hooks = common / "hooks"
+        if hooks.is_dir():
+            for hook in sorted(hooks.iterdir()):
+                state[f"hook {hook.name}"] = _digest(hook)
+        if not refs:
+            return state
+        state["HEAD"] = _digest(self.git_dir / "HEAD")
+        index = self.git_dir / "index"
+        state["index"] = f"{index.stat().st_mtime_ns}:{index.stat().st_size}" if index.exists() else ""
+        for kind in ("heads", "tags"):
+            folder = common / "refs" / kind
+            for path in sorted(folder.rglob("*")) if folder.is_dir() else []:
+                name = path.relative_to(common).as_posix()
+                if path.is_file() and not name.startswith("refs/heads/gitresearch/"):
+                    state[name] = _digest(path)
+        packed = common / "packed-refs"
+        if packed.exists():
+            for line in packed.read_text(errors="replace").splitlines():
+                sha, _, name = line.partition(" ")
+                if name.startswith(("refs/heads/", "refs/tags/")) and not name.startswith(
+                    "refs/heads/gitresearch/"
+                ):
+                    state[f"packed {name}"] = sha
+        return state
+
     def _tmp_dir(self) -> Path:
         path = self.state_dir / "tmp"
         path.mkdir(parents=True, exist_ok=True)
@@ -549,6 +587,13 @@ class Store:
         except git.GitCommandError:
             shutil.rmtree(path, ignore_errors=True)
             self.repo.git.worktree("prune")
+
+
+def _digest(path: Path) -> str:
+    try:
+        return hashlib.sha1(path.read_bytes()).hexdigest()
+    except OSError:
+        return "missing"
 
 
 def _age(path: Path) -> float:

@@ -79,6 +79,16 @@ def test_format_patch_preamble_and_signature() -> None:
     assert problems == [] and len(patches) == 1 and len(patches[0].hunks) == 1
 
 
+def test_a_diff_hidden_after_the_signature_is_refused() -> None:
+    """git apply reads past a `-- ` line; a file diff after it must not escape judgement."""
+    diff = (
+        "diff --git a/train.py b/train.py\n--- a/train.py\n+++ b/train.py\n@@ -1 +1 @@\n-a\n+b\n-- \n2.39.5\n"
+        "diff --git a/prepare.py b/prepare.py\n--- a/prepare.py\n+++ b/prepare.py\n@@ -1 +1 @@\n-x\n+y\n"
+    )
+    _, problems = parse_diff(diff)
+    assert problems and "after the `-- ` signature line" in problems[0].message and problems[0].diff_line == 9
+
+
 def test_hunk_that_does_not_match_reports_the_line() -> None:
     patches, _ = parse_diff("--- a/f\n+++ b/f\n@@ -2 +2 @@\n-x\n+y\n")
     text, problem = apply_hunks("a\nb\n", patches[0].hunks)

@@ -25,6 +25,7 @@ if mode == "ok":
     print("training...")
     print(f"score: {1.0 + seed / 10}")
     print("other: 7")
+    print("leak: 3")  # not in `record`: never stored
 elif mode == "crash":
     print("score: 1.0")
     raise SystemExit("boom: diverged")
@@ -74,6 +75,7 @@ metric = "score"
 timeout = "{timeout}"
 seed_env = "SEED"
 link = ["data"]
+record = ["other", "seconds"]
 
 [[allow]]
 path = "bench.py"
@@ -103,17 +105,24 @@ def bench_repo(tmp_path: Path) -> GitRepo:
 
 
 class Harness:
-    def __init__(self, repo: GitRepo, slots: int = 1, timeout: str = "20s") -> None:
+    def __init__(self, repo: GitRepo, slots: int = 1, timeout: str = "20s", sandboxed: bool = False) -> None:
         repo.write("boundaries.toml", CONFIG.format(timeout=timeout))
         boundaries = load_boundaries(repo.root / "boundaries.toml", repo.root)
         self.store = Store(repo.root)
         self.head = self.store.head()
+        self.sandboxed = sandboxed
         self.executor = LocalExecutor(
             self.store,
             boundaries.config,
             [Slot(i, f"cpu{i}", "") for i in range(slots)],
             PoolSettings(
-                self.store.state_dir, repo.root, ("prepare.py",), grace=0.5, log_head=4096, log_tail=4096
+                self.store.state_dir,
+                repo.root,
+                ("prepare.py",),
+                sandboxed=sandboxed,
+                grace=0.5,
+                log_head=4096,
+                log_tail=4096,
             ),
         )
 
@@ -126,9 +135,12 @@ class Harness:
         return results[0]
 
 
-@pytest.fixture
-def harness(bench_repo: GitRepo) -> Iterator[Harness]:
-    h = Harness(bench_repo)
+@pytest.fixture(params=[False, True], ids=["bare", "sandboxed"])
+def harness(bench_repo: GitRepo, request: pytest.FixtureRequest) -> Iterator[Harness]:
+    """Every executor test runs bare and inside the OS sandbox (bubblewrap; the test script
+    installs it, and a missing one fails these tests rather than skipping them)."""
+    h = Harness(bench_repo, sandboxed=request.param)
+    h.sandboxed = request.param
     yield h
     h.executor.close()
 
@@ -170,8 +182,12 @@ def test_bad_json_result_file(harness: Harness) -> None:
 
 def test_tampering_with_a_protected_file(harness: Harness, bench_repo: GitRepo) -> None:
     result = harness.run("tamper")
-    assert isinstance(result, Failed) and result.reason == "tampered"
-    assert "prepare.py" in result.detail
+    if harness.sandboxed:  # mounted read-only: the write itself fails
+        assert isinstance(result, Failed) and result.reason == "crash" and result.log_path is not None
+        assert "Read-only file system" in result.log_path.read_text()
+    else:  # bare: detected after the run
+        assert isinstance(result, Failed) and result.reason == "tampered"
+        assert "prepare.py" in result.detail
     assert bench_repo.read("prepare.py") == "X = 1\n"  # the user's copy is untouched
     assert isinstance(harness.run("ok"), Succeeded)  # the worktree was reset for the next job
 
@@ -209,7 +225,8 @@ def _alive(pid: int) -> bool:
         return False
 
 
-def test_environment(harness: Harness, tmp_path: Path) -> None:
+def test_environment(bench_repo: GitRepo, tmp_path: Path) -> None:
+    harness = Harness(bench_repo)
     envfile = tmp_path / "env.json"
     result = harness.run(
         "env",

@@ -5,7 +5,8 @@ plumbing and write its first note (`commit`; before 2026-11 this phase left the 
 which the loop always wrote), hand the job to the local executor, which resets the slot's worktree, launches the benchmark and parses
 its metric (`job`, of which the benchmark process itself is `process`), then record the
 measurement and decision in the ledger and the JSON note in git (`record`). Printed for a
-small repository and for a generated one of 10,000 files.
+small repository (bare, then with every job in the OS sandbox, and the sandbox's cost per
+job) and for a generated one of 10,000 files.
 Target (issue 3): under 50 ms median per experiment on the small repository.
 Run: `python bench/harness/overhead.py [--n 40] [--files 10000]`.
 """
@@ -23,6 +24,7 @@ from pathlib import Path
 from gitresearch.boundaries.config import parse_config
 from gitresearch.execute.base import Job, Slot, Succeeded
 from gitresearch.execute.local import LocalExecutor, PoolSettings
+from gitresearch.execute.sandbox import probe
 from gitresearch.ledger import Ledger
 from gitresearch.notes import ExperimentNote
 from gitresearch.record import Recorder
@@ -60,19 +62,19 @@ def make_repo(root: Path, files: int) -> None:
     git(root, "-c", "user.name=bench", "-c", "user.email=bench@invalid", "commit", "-qm", "init")
 
 
-def measure(root: Path, n: int) -> dict[str, list[float]]:
+def measure(root: Path, n: int, sandboxed: bool = False, run: str = "bench") -> dict[str, list[float]]:
     config = parse_config(CONFIG, root / "boundaries.toml")
     store = Store(root)
     ledger = Ledger(store.ledger_path)
     base = store.head()
-    store.create_run("bench", base)
-    recorder = Recorder(store, ledger, "bench")
+    store.create_run(run, base)
+    recorder = Recorder(store, ledger, run)
     recorder.begin(base, time.time(), {"metric": "score"})
     executor = LocalExecutor(
         store,
         config,
         [Slot(0, "cpu0", None)],
-        PoolSettings(store.state_dir, root, ("src/eval.py", "boundaries.toml")),
+        PoolSettings(store.state_dir, root, ("src/eval.py", "boundaries.toml"), sandboxed=sandboxed),
     )
     phases: dict[str, list[float]] = {k: [] for k in ("commit", "job", "process", "record", "total")}
     parent = base
@@ -80,14 +82,14 @@ def measure(root: Path, n: int) -> dict[str, list[float]]:
         t0 = time.perf_counter()
         recorder.proposed(i, parent=parent, proposer="bench", hypothesis=f"LR {i}", rationale="", patch="{}")
         exp = store.commit_experiment(
-            "bench", i, parent, {"src/params.py": f"LR = {0.001 * i:.4f}\n".encode()}, f"LR {i}", "", "bench"
+            run, i, parent, {"src/params.py": f"LR = {0.001 * i:.4f}\n".encode()}, f"LR {i}", "", "bench"
         )
         note = ExperimentNote(
-            run="bench", experiment=i, parent=parent, proposer="bench", status="committed", metric="score"
+            run=run, experiment=i, parent=parent, proposer="bench", status="committed", metric="score"
         )
         recorder.committed(note, exp.sha)
         t1 = time.perf_counter()
-        job = Job("bench", i, exp.sha, 0)
+        job = Job(run, i, exp.sha, 0)
         recorder.started(job, executor.submit(job))
         (result,) = executor.wait_any(timeout=60)
         t2 = time.perf_counter()
@@ -129,7 +131,16 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         small = Path(tmp) / "small"
         make_repo(small, 10)
-        report("small repo (13 files)", measure(small, args.n))
+        bare = measure(small, args.n)
+        report("small repo (13 files)", bare)
+        status = probe()
+        if status.works:
+            boxed = measure(small, args.n, sandboxed=True, run="boxed")
+            report(f"small repo, every job in the sandbox ({status.tool})", boxed)
+            cost = 1000 * (statistics.median(boxed["job"]) - statistics.median(bare["job"]))
+            print(f"  sandbox cost per job: {cost:+.1f} ms (target: under 15 ms)")
+        else:
+            print(f"sandbox: {status.describe()}; its cost is not measured")
         large = Path(tmp) / "large"
         start = time.perf_counter()
         make_repo(large, args.files)

@@ -30,6 +30,7 @@ CONFIG_NAME = "boundaries.toml"
 
 Direction = Literal["minimize", "maximize"]
 ProposerName = Literal["sweep", "llm", "hybrid", "auto"]
+SandboxMode = Literal["auto", "required", "off"]
 
 
 @dataclass(frozen=True)
@@ -43,6 +44,8 @@ class ObjectiveConfig:
     min_improvement: float = 0.0
     record: tuple[str, ...] = ()
     link: tuple[str, ...] = ()
+    sandbox: SandboxMode = "auto"  # run every benchmark process in the OS sandbox (execute/sandbox.py)
+    network: bool = False  # let the benchmark reach the network (only inside the sandbox's rules)
 
 
 @dataclass(frozen=True)
@@ -164,6 +167,9 @@ class _Table:
             raise self.error(key, f"`{key}` must be a number of at least {minimum:g}, not {value}")
         return value
 
+    def boolean(self, key: str, default: bool) -> bool:
+        return bool(self._typed(key, (bool,), "true or false", default))
+
     def duration(self, key: str, default: float) -> float:
         if key not in self.data:
             return default
@@ -273,6 +279,8 @@ def _objective(t: _Table) -> ObjectiveConfig:
             "min_improvement",
             "record",
             "link",
+            "sandbox",
+            "network",
         )
     )
     t.require("command")
@@ -291,6 +299,8 @@ def _objective(t: _Table) -> ObjectiveConfig:
         min_improvement=t.number("min_improvement", 0.0, 0.0),
         record=t.strings("record"),
         link=link,
+        sandbox=cast(SandboxMode, t.choice("sandbox", get_args(SandboxMode), "auto")),
+        network=t.boolean("network", False),
     )
 
 

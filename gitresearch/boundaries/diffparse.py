@@ -119,7 +119,20 @@ def parse_diff(text: str) -> tuple[list[FilePatch], list[DiffProblem]]:
                 )
                 return patches, problems
         elif current is not None and line.startswith("-- "):
-            break  # a format-patch signature ends the diff
+            # A format-patch signature ends the diff, but `git apply` reads on past it: a file
+            # diff hidden after the signature would be applied without being judged.
+            for j in range(i + 1, len(lines)):
+                rest = lines[j].rstrip("\r\n")
+                if _GIT_HEADER.match(rest) or rest.startswith(("--- ", "+++ ", "@@")):
+                    problems.append(
+                        DiffProblem(
+                            j + 1,
+                            "diff content after the `-- ` signature line (git apply would apply it "
+                            "unjudged); remove the signature or what follows it",
+                        )
+                    )
+                    return patches, problems
+            break
         i += 1
     for patch in patches:
         if not patch.hunks and not (

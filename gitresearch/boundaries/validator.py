@@ -12,7 +12,7 @@ from __future__ import annotations
 import difflib
 import itertools
 import textwrap
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -44,6 +44,8 @@ Rule = Literal[
     "forbidden-statement",
     "forbidden-name",
     "empty-patch",
+    "too-large",
+    "too-complex",
 ]
 
 
@@ -102,6 +104,39 @@ class RegionEdit:
     source: str
 
 
+MAX_PATCH_CHARS = 2_000_000  # a proposal larger than this is refused unread
+
+
+def _guarded(size: int, judge: Callable[[], Verdict]) -> Verdict:
+    """Any input yields a verdict: too large, too deep or too big to parse is a rejection."""
+    if size > MAX_PATCH_CHARS:
+        return Rejected(
+            (
+                Violation(
+                    "<patch>",
+                    None,
+                    "too-large",
+                    f"the patch holds {size:,} characters, more than the {MAX_PATCH_CHARS:,} allowed; "
+                    "propose a smaller change",
+                ),
+            )
+        )
+    try:
+        return judge()
+    except (MemoryError, RecursionError) as exc:
+        return Rejected(
+            (
+                Violation(
+                    "<patch>",
+                    None,
+                    "too-complex",
+                    f"the patch could not be judged ({type(exc).__name__}): an expression is too large "
+                    "or too deeply nested; write it plainly",
+                ),
+            )
+        )
+
+
 class Validator:
     def __init__(self, boundaries: Boundaries, source: FileSource) -> None:
         self.boundaries = boundaries
@@ -110,6 +145,16 @@ class Validator:
     # -- entry points ---------------------------------------------------------------------
 
     def judge_diff(self, diff: str) -> Verdict:
+        return _guarded(len(diff), lambda: self._judge_diff(diff))
+
+    def judge_edits(self, edits: Sequence[RegionEdit]) -> Verdict:
+        size = sum(len(e.source) + len(e.path) + len(e.region) for e in edits)
+        return _guarded(size, lambda: self._judge_edits(edits))
+
+    def judge_files(self, patched: Mapping[str, str]) -> Verdict:
+        return _guarded(sum(len(t) for t in patched.values()), lambda: self._judge_files(patched))
+
+    def _judge_diff(self, diff: str) -> Verdict:
         patches, problems = parse_diff(diff)
         if problems:
             return Rejected(
@@ -161,9 +206,9 @@ class Validator:
             patched[path] = text
         if violations:
             return Rejected(tuple(violations))
-        return self.judge_files(patched)
+        return self._judge_files(patched)
 
-    def judge_edits(self, edits: Sequence[RegionEdit]) -> Verdict:
+    def _judge_edits(self, edits: Sequence[RegionEdit]) -> Verdict:
         if not edits:
             return Rejected((Violation("<patch>", None, "empty-patch", "no region edits were given"),))
         violations: list[Violation] = []
@@ -185,9 +230,9 @@ class Validator:
                 patched[path] = text
         if violations:
             return Rejected(tuple(violations))
-        return self.judge_files(patched)
+        return self._judge_files(patched)
 
-    def judge_files(self, patched: Mapping[str, str]) -> Verdict:
+    def _judge_files(self, patched: Mapping[str, str]) -> Verdict:
         violations: list[Violation] = []
         changes: list[FileChange] = []
         for path, new_text in patched.items():

@@ -25,6 +25,7 @@ from gitresearch.cli.runs import finalize_cmd, pick, prune, report, review, runs
 from gitresearch.cli.workspace import config_option, repo_root
 from gitresearch.durations import format_duration
 from gitresearch.errors import GitResearchError, UsageError
+from gitresearch.execute.sandbox import INSTALL_HINT, probe
 from gitresearch.propose.searchspace import boundary_knobs
 from gitresearch.store import head_source
 
@@ -120,6 +121,7 @@ def _print_boundaries(boundaries: Boundaries, source: FileSource, as_json: bool)
     protected = sorted({p for p in source.files() if boundaries.protected(p)} | {boundaries.config_relpath})
     knobs = boundary_knobs(boundaries, source)
     cfg = boundaries.config
+    sandbox = probe()
     if as_json:
         click.echo(
             json.dumps(
@@ -145,6 +147,14 @@ def _print_boundaries(boundaries: Boundaries, source: FileSource, as_json: bool)
                     "whole_files": whole,
                     "protected": protected,
                     "protected_patterns": [*boundaries.protect, ".git"],
+                    "sandbox": {
+                        "mode": cfg.objective.sandbox,
+                        "works": sandbox.works,
+                        "tool": sandbox.tool,
+                        "problem": sandbox.problem,
+                        "install": None if sandbox.works else INSTALL_HINT,
+                        "network": cfg.objective.network,
+                    },
                     "search_space": [
                         {
                             "path": k.path,
@@ -171,6 +181,15 @@ def _print_boundaries(boundaries: Boundaries, source: FileSource, as_json: bool)
         f"objective:  {obj.direction} {obj.metric} from `{obj.command}` "
         f"(timeout {format_duration(obj.timeout)}, {obj.repeats} run(s) per experiment)"
     )
+    if cfg.objective.sandbox == "off":
+        click.echo('sandbox:    off ([objective] sandbox = "off"): benchmarks run with your full user rights')
+    else:
+        click.echo(f"sandbox:    {sandbox.describe()}")
+        if not sandbox.works and cfg.objective.sandbox == "required":
+            click.echo(
+                'error: [objective] sandbox = "required", and `gitresearch start` will refuse to run',
+                err=True,
+            )
     click.echo("")
     click.echo(f"editable regions ({len(regions)}):")
     width = max((len(r.name) for _, r in regions), default=4)
@@ -246,7 +265,7 @@ def init(print_only: bool) -> None:
     if not candidates:
         raise UsageError(
             f"no Python entry script or constant block found under {where.root}; "
-            "write boundaries.toml by hand (see the reference in README.md)"
+            "write boundaries.toml by hand (see docs/boundaries.md)"
         )
     text = render(candidates)
     if print_only:
@@ -260,7 +279,14 @@ def init(print_only: bool) -> None:
         f"{', '.join(best.constants + best.functions) or 'the whole file'}",
         err=True,
     )
-    click.echo("next: check the metric name and command, then run `gitresearch check`", err=True)
+    click.echo(
+        "next: check the metric name and command, then run `gitresearch check`, and commit it", err=True
+    )
+    click.echo(
+        "      (a run takes its boundaries from the commit it starts from): "
+        'git add boundaries.toml && git commit -m "gitresearch boundaries"',
+        err=True,
+    )
     try:
         load_boundaries(where.config, where.root, source)
     except GitResearchError as exc:

@@ -123,7 +123,7 @@ def start(
         f"Review it: gitresearch review {summary.run}   |   take the winners: gitresearch pick --top N",
         err=True,
     )
-    if summary.base_failed or summary.base_mean is None:
+    if summary.base_failed or summary.base_mean is None or summary.tripped:
         sys.exit(3)
 
 

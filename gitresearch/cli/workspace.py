@@ -8,8 +8,11 @@ finalize), callable without click.
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import dataclasses
 import os
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -24,7 +27,8 @@ from gitresearch.boundaries.sources import find_repo_root
 from gitresearch.durations import format_duration
 from gitresearch.errors import UsageError
 from gitresearch.execute.gpus import detect, plan_slots
-from gitresearch.execute.local import LocalExecutor, PoolSettings
+from gitresearch.execute.local import SECRET_VARIABLES, LocalExecutor, PoolSettings
+from gitresearch.execute.sandbox import INSTALL_HINT, probe
 from gitresearch.finalize import finalize
 from gitresearch.ledger import Ledger
 from gitresearch.lock import RepoLock, is_held
@@ -137,14 +141,35 @@ def open_for_reading(root: Path) -> tuple[Store, Ledger]:
     return store, ledger
 
 
+def sandbox_decision(config: Config) -> tuple[bool, str]:
+    """Whether this run's jobs are sandboxed, and the line that says so (or why not).
+
+    `required` without a working sandbox is a usage error; `auto` without one runs bare
+    with a warning; `off` runs bare because the user said so."""
+    mode = config.objective.sandbox
+    if mode == "off":
+        return False, 'off ([objective] sandbox = "off"): benchmarks run with your full user rights'
+    status = probe()
+    if status.works:
+        return True, f"on, {status.tool}" + (" (network allowed)" if config.objective.network else "")
+    if mode == "required":
+        raise UsageError(
+            f'[objective] sandbox = "required" in {config.path}, but the sandbox is {status.describe()}'
+        )
+    return False, f"OFF: {status.problem}; benchmarks run with your full user rights ({INSTALL_HINT})"
+
+
 def make_executor(ws: Workspace, say: Callable[[str], None]) -> LocalExecutor:
     detection = detect(os.environ)
     slots, line = plan_slots(ws.config, detection)
     say(f"slots: {line}")
+    sandboxed, why = sandbox_decision(ws.config)
+    say(f"sandbox: {why}" if sandboxed else f"WARNING: sandbox {why}")
     base = ws.store.head()
     source = ws.store.source(base)
     protected = tuple(p for p in source.files() if ws.boundaries.protected(p) and not p.startswith(".git"))
-    return LocalExecutor(ws.store, ws.config, slots, PoolSettings(ws.store.state_dir, ws.root, protected))
+    settings = PoolSettings(ws.store.state_dir, ws.root, protected, sandboxed=sandboxed)
+    return LocalExecutor(ws.store, ws.config, slots, settings)
 
 
 def default_run_name() -> str:
@@ -172,6 +197,7 @@ def run_search(
 ) -> Summary:
     """One search session: take the lock, start (or resume: a run name or "__latest__") a
     run, search until a budget ends, and finalize unless told not to or stopped twice."""
+    require_committed_config(ws)
     if resume is not None:
         sync_from_git(ws.store, ws.ledger)
         name = latest_run(ws.ledger, ws.store) if resume == "__latest__" else resume
@@ -198,6 +224,14 @@ def run_search(
         executor = make_executor(ws, say)
         try:
             proposer = make_proposer(ws.config, ws.boundaries, ws.store.source(base), say)
+            harden_process(ws.config)  # the proposer holds its key now; no child ever gets it
+            sandboxed, why = sandbox_decision(ws.config)
+            if proposer.name in ("llm", "hybrid") and not sandboxed and ws.config.objective.sandbox != "off":
+                proposer.close()
+                raise UsageError(
+                    f"the {proposer.name} proposer runs code a model wrote, and the sandbox is {why}. "
+                    'Install it, or write [objective] sandbox = "off" to run model code bare knowingly'
+                )
             search = Search(
                 store=ws.store,
                 ledger=ws.ledger,
@@ -208,6 +242,8 @@ def run_search(
                 config=ws.config,
                 on_event=say,
                 on_tick=on_tick,
+                meta={"sandbox": why},
+                watch_refs=not sandboxed,  # a sandboxed job cannot reach them; you may commit meanwhile
             )
             if resume is None:
                 search.start()
@@ -226,7 +262,12 @@ def run_search(
                 f"search ended: {summary.stop_reason}; {summary.experiments} experiment(s), "
                 f"{len(summary.accepted)} accepted"
             )
-            if finalize_after and search.interrupted < 2 and summary.base_mean is not None:
+            if (
+                finalize_after
+                and search.interrupted < 2
+                and summary.base_mean is not None
+                and not summary.tripped
+            ):
                 finalize(
                     store=ws.store,
                     ledger=ws.ledger,
@@ -241,3 +282,38 @@ def run_search(
     finally:
         lock.release()
     return summary
+
+
+def harden_process(config: Config) -> None:
+    """Drop LLM keys from this process's environment (every child, git included, inherits it)
+    and make the process non-dumpable, so its memory and /proc/<pid>/environ are closed to
+    other processes of the same user."""
+    secrets = set(SECRET_VARIABLES)
+    if config.agent is not None and config.agent.api_key_env:
+        secrets.add(config.agent.api_key_env)
+    for name in secrets:
+        os.environ.pop(name, None)
+    if sys.platform.startswith("linux"):
+        with contextlib.suppress(OSError, AttributeError):
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(4, 0, 0, 0, 0)  # PR_SET_DUMPABLE = 4
+
+
+def require_committed_config(ws: Workspace) -> None:
+    """A run's boundaries are those of the commit it starts from: a boundaries.toml inside the
+    repository must be committed as it is (an uncommitted edit would silently widen the run)."""
+    path, root = ws.config.path.resolve(), ws.root.resolve()
+    if root not in path.parents:
+        return  # a --config outside the repository: the user's own file, read as it is
+    rel = path.relative_to(root).as_posix()
+    committed = ws.store.source(ws.store.head()).read_bytes(rel)
+    if committed is None:
+        raise UsageError(
+            f"{rel} is not committed; a run takes its boundaries from the commit it starts from. "
+            f'Commit it first: git add {rel} && git commit -m "gitresearch boundaries"'
+        )
+    if committed != path.read_bytes():
+        raise UsageError(
+            f"{rel} has uncommitted changes; a run takes its boundaries from the commit it starts "
+            f"from, so commit them (git commit {rel}) or stash them (git stash) first"
+        )

@@ -14,6 +14,7 @@ import json
 import math
 import os
 import queue
+import shutil
 import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -23,6 +24,7 @@ from gitresearch.boundaries.config import Config
 from gitresearch.durations import format_duration
 from gitresearch.execute.base import Failed, FailureReason, Job, RunResult, Slot, Succeeded
 from gitresearch.execute.runner import Launch, ProcessOutcome, RunningProcess
+from gitresearch.execute.sandbox import Spec, environment_paths, gpu_devices, sandbox_env, wrap
 from gitresearch.store import Store, StoreError, blob_hash
 
 # Variables that carry LLM credentials; the benchmark never sees them (DESIGN promise 6).
@@ -52,6 +54,7 @@ class PoolSettings:
     state_dir: Path  # .git/gitresearch
     source_root: Path  # the user's checkout, where `link` paths live
     protected: tuple[str, ...]  # protected files present in the base commit
+    sandboxed: bool = False  # every job inside `execute.sandbox` (decided once, at start)
     grace: float = 5.0
     log_head: int = 256 * 1024
     log_tail: int = 256 * 1024
@@ -73,6 +76,7 @@ def benchmark_env(
     env["GITRESEARCH_EXPERIMENT"] = f"{job.run}/{job.experiment:04d}"
     env["GITRESEARCH_RUN"] = job.run
     env["GITRESEARCH_SLOT"] = slot.name
+    env["GITRESEARCH_COMMIT"] = job.commit  # for benchmarks that used to ask git
     env.setdefault("PYTHONUNBUFFERED", "1")
     return env
 
@@ -198,18 +202,24 @@ class LocalExecutor:
         except StoreError as exc:
             return Failed(job, slot, "setup", str(exc), 0.0, None, {}, None, "")
         self._link(tree)
-        result_path = self.settings.state_dir / "results" / f"{job.key.replace('/', '-')}.json"
-        result_path.parent.mkdir(parents=True, exist_ok=True)
-        result_path.unlink(missing_ok=True)
+        scratch, out = self._job_dirs(slot)
+        result_path = out / "result.json"
+        env = benchmark_env(self.config, self.environ, job, slot, result_path)
+        wrapper: tuple[str, ...] = ()
+        if self.settings.sandboxed:
+            spec = self._spec(tree, slot, scratch, out, env)
+            env = sandbox_env(env, spec)
+            wrapper = tuple(wrap(spec))
         launch = Launch(
             command=self.config.objective.command,
             cwd=tree,
-            env=benchmark_env(self.config, self.environ, job, slot, result_path),
+            env=env,
             timeout=self.config.objective.timeout,
             log_path=self._log_path(job),
             grace=self.settings.grace,
             log_head=self.settings.log_head,
             log_tail=self.settings.log_tail,
+            wrapper=wrapper,
         )
         with self._lock:
             if job.key in self._cancelled:
@@ -220,6 +230,37 @@ class LocalExecutor:
         tampered = self._tampered(tree, expected)
         file_metrics, file_problem = _read_result_file(result_path)
         return _classify(job, slot, outcome, self.config, tampered, file_metrics, file_problem)
+
+    def _job_dirs(self, slot: Slot) -> tuple[Path, Path]:
+        """A fresh scratch folder (home, tmp) and output folder for the slot's next job."""
+        base = self.settings.state_dir / "jobs" / f"slot-{slot.index}"
+        scratch, out = base / "scratch", base / "out"
+        for folder in (scratch, out):
+            shutil.rmtree(folder, ignore_errors=True)
+        for folder in (scratch / "home", scratch / "tmp", out):
+            folder.mkdir(parents=True)
+        return scratch, out
+
+    def _spec(self, tree: Path, slot: Slot, scratch: Path, out: Path, env: Mapping[str, str]) -> Spec:
+        cache = self.settings.state_dir / "cache" / f"slot-{slot.index}"
+        cache.mkdir(parents=True, exist_ok=True)
+        root = self.settings.source_root.resolve()
+        hide = [root, self.settings.state_dir.parent.resolve()]
+        home = self.environ.get("HOME")
+        if home and Path(home).is_absolute() and Path(home).resolve() != Path("/"):
+            hide.append(Path(home).resolve())
+        linked = [(root / rel).resolve() for rel in self.config.objective.link if (root / rel).exists()]
+        return Spec(
+            worktree=tree.resolve(),
+            scratch=scratch.resolve(),
+            out=out.resolve(),
+            cache=cache.resolve(),
+            hide=hide,
+            read_only=[*environment_paths(env), *linked],
+            protected=[(tree / rel).resolve() for rel in self.settings.protected if (tree / rel).is_file()],
+            network=self.config.objective.network,
+            devices=gpu_devices() if slot.gpu is not None else (),
+        )
 
     def _link(self, tree: Path) -> None:
         for rel in self.config.objective.link:
@@ -277,8 +318,12 @@ def _classify(
     file_metrics: Mapping[str, float],
     file_problem: str | None,
 ) -> RunResult:
-    metrics = {**outcome.metrics, **file_metrics}
     metric = config.objective.metric
+    # Only the objective and the `record` names are kept, and only as finite numbers: whatever
+    # else a benchmark prints (a key spelt one character per line) never reaches the notes.
+    wanted = {metric, *config.objective.record}
+    every = {**outcome.metrics, **file_metrics}
+    metrics = {k: v for k, v in every.items() if k in wanted and (k == metric or math.isfinite(v))}
 
     def failed(reason: FailureReason, detail: str) -> Failed:
         return Failed(
@@ -310,7 +355,8 @@ def _classify(
     if file_problem is not None:
         return failed("no-metric", file_problem)
     if metric not in metrics:
-        seen = ", ".join(sorted(metrics)) or "none"
+        names = sorted(n[:32] for n in every)
+        seen = ", ".join(names[:5]) + (f" and {len(names) - 5} more" if len(names) > 5 else "") or "none"
         return failed(
             "no-metric",
             f'no `{metric}: <number>` line on stdout and no "{metric}" in the '

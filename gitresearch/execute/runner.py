@@ -39,6 +39,7 @@ class Launch:
     grace: float = 5.0
     log_head: int = 256 * 1024
     log_tail: int = 256 * 1024
+    wrapper: tuple[str, ...] = ()  # a sandbox's argv, run with the shell and the command after it
 
 
 @dataclass(frozen=True)
@@ -137,11 +138,14 @@ class RunningProcess:
         self._state = threading.Lock()
         self.started = time.monotonic()
         self.start_error: str | None = None
+        argv: str | list[str] = launch.command
+        if launch.wrapper:
+            argv = [*launch.wrapper, _SHELL, "-c", launch.command]
         try:
             self.proc: subprocess.Popen[bytes] | None = subprocess.Popen(
-                launch.command,
-                shell=True,
-                executable=_SHELL,
+                argv,
+                shell=not launch.wrapper,
+                executable=None if launch.wrapper else _SHELL,
                 cwd=launch.cwd,
                 env=dict(launch.env),
                 stdin=subprocess.DEVNULL,

@@ -132,6 +132,8 @@ class ReviewApp(App[None]):
         text = Text()
         text.append(f"run {v.run} ", style="bold")
         text.append(f"({v.status})  ")
+        if v.unsandboxed:
+            text.append("NOT SANDBOXED  ", style="bold red")
         text.append(f"{v.metric}, {v.better} is better  ")
         text.append(f"base {num(v.base_mean)} ± {num(v.base_spread)} ({v.base_runs} runs)  ")
         best = v.experiment(v.best_experiment) if v.best_experiment is not None else None
