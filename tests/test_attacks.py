@@ -189,6 +189,29 @@ except Exception as e:
 """,
         ),
         attack(
+            "Point the result file at a secret outside the sandbox",
+            """
+root = pathlib.Path(os.getcwd()).parents[3]
+os.symlink(str(root.parent / "home" / ".netrc"), os.environ["GITRESEARCH_RESULT"])
+print("LINKED")
+""",
+        ),
+        attack(
+            "Leave something in /tmp and in $HOME for the next job",
+            """
+pathlib.Path("/tmp/planted").write_text("x")
+(pathlib.Path(os.environ["HOME"]) / ".bashrc").write_text("echo owned")
+print("PLANTED")
+""",
+        ),
+        attack(
+            "Find what an earlier job left",
+            """
+home = pathlib.Path(os.environ["HOME"]) / ".bashrc"
+print("SAW PLANTED" if pathlib.Path("/tmp/planted").exists() or home.exists() else "clean")
+""",
+        ),
+        attack(
             "A NUL byte and control characters in the rationale",
             'print("harmless")',
             rationale="looks fine\u0000then a NUL \u001b[31m and an escape",
@@ -341,6 +364,9 @@ def test_the_catalogue_is_contained(tmp_path: Path, listener: Listener) -> None:
     assert nul.commit is not None and "\x00" not in store.message(nul.commit) and "\x1b" not in nul.rationale
     big = rows["A 10 KB expression"]
     assert big.status == "rejected" and big.violations
+    linked = rows["Point the result file at a secret outside the sandbox"]
+    assert linked.status == "failed" and "is a link" in linked.decision.reason
+    assert "SAW PLANTED" not in log and not Path("/tmp/planted").exists()
     note = ExperimentNote.from_json(store.read_note(nul.commit), commit=nul.commit)
     assert note is not None and set(note.measurements[0].metrics) <= {"loss"}
 

@@ -294,11 +294,22 @@ class LocalExecutor:
         return changed
 
 
+MAX_RESULT_BYTES = 1 << 20
+
+
 def _read_result_file(path: Path) -> tuple[dict[str, float], str | None]:
+    """The JSON object a job wrote; never a file it pointed at with a link, never more than 1 MiB."""
+    if path.is_symlink() or (path.exists() and not path.is_file()):
+        return {}, f"the result file {path.name} is a link or not a regular file; write the JSON object itself"
     if not path.exists():
         return {}, None
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+        with os.fdopen(fd, "rb") as handle:
+            raw = handle.read(MAX_RESULT_BYTES + 1)
+        if len(raw) > MAX_RESULT_BYTES:
+            return {}, f"the result file {path.name} is larger than 1 MiB"
+        data = json.loads(raw.decode("utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         return {}, f"the result file {path.name} is not valid JSON: {exc}"
     if not isinstance(data, dict):
