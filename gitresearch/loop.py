@@ -37,7 +37,7 @@ from gitresearch.ledger import ExperimentStatus, Ledger
 from gitresearch.notes import Decision, ExperimentNote, Measurement, Purpose, Rejection, StatTest, values
 from gitresearch.propose.base import Context, NotReady, Outcome, Proposal, ProposalRecord, Proposer
 from gitresearch.record import Recorder
-from gitresearch.stats import Noise, Test, improvement, mean, pooled_noise, stdev
+from gitresearch.stats import Noise, Test, all_alike, improvement, mean, pooled_noise, stdev
 from gitresearch.store import Store
 
 CONFIRM_SEED_BASE = 100_000  # fresh seeds: CONFIRM_SEED_BASE + 100 * experiment + i
@@ -102,6 +102,7 @@ class Summary:
     interrupted: bool
     base_failed: bool = False
     tripped: str = ""  # what the tripwire saw change (the run stopped at once)
+    seed_ignored: bool = False  # the base gave one value on every seed (the run stopped)
 
 
 class StopSearch(GitResearchError):
@@ -129,6 +130,7 @@ class Search:
         self.watch_refs = watch_refs  # the tripwire also watches branches, HEAD, index (no sandbox)
         self.watched: dict[str, str] = {}
         self.tripped = ""
+        self.seed_ignored = False  # the base gave one value on every seed: the run stopped
         self.recorder = Recorder(store, ledger, run)
         self.on_tick = on_tick
         self.job_started: dict[str, float] = {}
@@ -266,7 +268,7 @@ class Search:
     def loop(self) -> Summary:
         with self._signals():
             while True:
-                if self.interrupted or self.base_failed or self.tripped:
+                if self.interrupted or self.base_failed or self.tripped or self.seed_ignored:
                     self.stop_reason = self.stop_reason or "interrupted"
                     break
                 if time.time() >= self.deadline:
@@ -296,6 +298,7 @@ class Search:
             interrupted=bool(self.interrupted),
             base_failed=self.base_failed,
             tripped=self.tripped,
+            seed_ignored=self.seed_ignored,
         )
 
     @contextmanager
@@ -548,6 +551,15 @@ class Search:
             return
         if self._baseline_done():
             base_values = self.parent_values(self.base)
+            if all_alike(base_values) and not self.config.objective.deterministic:
+                self.seed_ignored = True
+                self.stop_reason = (
+                    f"the base gave {self.metric} = {base_values[0]:.10g} on all {len(base_values)} seeds: "
+                    "the benchmark ignores the seed gitresearch passes, so there is no noise to judge a "
+                    "change by and any difference would look like progress"
+                )
+                self._event("stopping: " + self.stop_reason)
+                return
             self._event(
                 f"base: {self.metric} {mean(base_values):.4g} ± {stdev(base_values):.2g} over "
                 f"{len(base_values)} run(s); {self.noise().describe()}"

@@ -112,6 +112,20 @@ def improvement(direction: Direction, parent: float, candidate: float) -> float:
     return parent - candidate if direction == "minimize" else candidate - parent
 
 
+RESOLUTION = 1e-9  # relative: differences below this fraction of the metric are float noise
+
+
+def resolution_floor(*groups: Sequence[float]) -> float:
+    """The smallest difference that is more than float rounding, relative to the values' size."""
+    size = max((abs(v) for g in groups for v in g), default=0.0)
+    return RESOLUTION * size + 1e-300
+
+
+def all_alike(values: Sequence[float]) -> bool:
+    """The values differ by no more than float rounding (a benchmark that ignores its seed)."""
+    return len(values) >= 2 and max(values) - min(values) <= resolution_floor(values)
+
+
 @dataclass(frozen=True)
 class Test:
     passed: bool
@@ -133,7 +147,7 @@ def compare(
     gain = improvement(direction, mean(parent), mean(candidate))
     se = noise.sigma * math.sqrt(1 / len(candidate) + 1 / len(parent))
     noise_bar = t_critical(noise.df, level) * se if noise.df else 0.0
-    threshold = max(min_improvement, noise_bar)
+    threshold = max(min_improvement, noise_bar, resolution_floor(parent, candidate))
     passed = gain > threshold
     if passed:
         reason = f"improves by {gain:.4g} > {threshold:.4g} (t{level} × se {se:.3g}, min_improvement {min_improvement:g})"

@@ -54,7 +54,7 @@ def experiment():
     return (LR - 0.1) ** 2
 
 
-print(f"loss: {experiment():.6f}")
+print(f"loss: {experiment() + int(os.environ['GITRESEARCH_SEED']) % 7 * 1e-4:.6f}")
 """
 
 CONFIG = """\

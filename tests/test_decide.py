@@ -84,6 +84,11 @@ ROWS = [
     Row("a gain exactly at the bar is not enough (gate)", measure([2.0], [1.5], QUIET), Discard, "", MIN_HALF),
     Row("a gain exactly at the bar is not enough (confirm)", confirm([2.0], [1.5], QUIET), Discard, "", MIN_HALF),
     Row("zero noise, zero bar: any strict gain passes", measure([2.0], [1.75], QUIET), Confirm),
+    # -- the float-resolution floor: rounding is never progress --
+    Row("a difference at float rounding is not a gain", measure([1.0, 1.0], [1.0 - 1.11e-16], QUIET), Discard),
+    Row("a difference far below the metric's resolution is not a gain",
+        confirm([2.5e3, 2.5e3], [2.5e3 - 1e-7], QUIET), Discard),
+    Row("the floor is relative: a real gain on a tiny metric counts", measure([2e-6], [1e-6], QUIET), Confirm),
     # -- min_improvement --
     Row("min_improvement bars a gain within it", measure([2.0], [1.75], QUIET), Discard, "needed > 0.5", MIN_HALF),
     Row("min_improvement bars a confirmed gain within it", confirm([2.0], [1.75], QUIET), Discard, "", MIN_HALF),

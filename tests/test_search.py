@@ -65,7 +65,7 @@ def test_noise_alone_is_never_accepted(tmp_path: Path) -> None:
 
 
 def test_min_improvement_refuses_a_real_but_small_gain(tmp_path: Path) -> None:
-    repo = knob_repo(tmp_path / "r", experiments=1, min_improvement=0.5)
+    repo = knob_repo(tmp_path / "r", experiments=1, min_improvement=0.5, deterministic=True)
     h = harness(repo, lambda store: quadratic(store, noise=0.0))
     search = h.search("small", ScriptedProposer([{"LR": "0.04"}]))  # gains 0.81 - 0.36 = 0.45 < 0.5
     search.start()
@@ -96,7 +96,7 @@ def test_failures_in_a_row_stop_the_search_with_the_last_error(tmp_path: Path) -
 
     def crashes(store: Store) -> object:
         base = store.head()
-        return lambda job: 1.0 if job.commit == base else Crash("ZeroDivisionError")
+        return lambda job: 1.0 + job.seed * 1e-3 if job.commit == base else Crash("ZeroDivisionError")
 
     h = harness(repo, crashes)  # type: ignore[arg-type]
     search = h.search("crash")

@@ -41,6 +41,12 @@ MUTATIONS = [
     ("> becomes >=", "stats.py", "passed = gain > threshold", "passed = gain >= threshold"),
     ("stale parent ignored", "decide.py", "    if e.stale:\n", "    if False:\n"),
     (
+        "the float-resolution floor ignored",
+        "stats.py",
+        "max(min_improvement, noise_bar, resolution_floor(parent, candidate))",
+        "max(min_improvement, noise_bar)",
+    ),
+    (
         "fresh seeds and gate runs pooled",
         "decide.py",
         "e.parent, e.confirmed,",

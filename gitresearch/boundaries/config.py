@@ -46,6 +46,7 @@ class ObjectiveConfig:
     link: tuple[str, ...] = ()
     sandbox: SandboxMode = "auto"  # run every benchmark process in the OS sandbox (execute/sandbox.py)
     network: bool = False  # let the benchmark reach the network (only inside the sandbox's rules)
+    deterministic: bool = False  # the benchmark gives the same value on every seed, knowingly
 
 
 @dataclass(frozen=True)
@@ -281,10 +282,19 @@ def _objective(t: _Table) -> ObjectiveConfig:
             "link",
             "sandbox",
             "network",
+            "deterministic",
         )
     )
     t.require("command")
     t.require("metric")
+    deterministic = t.boolean("deterministic", False)
+    if deterministic and t.number("min_improvement", 0.0, 0.0) <= 0:
+        raise t.error(
+            "deterministic",
+            "`deterministic = true` needs `min_improvement` above zero: with no seed noise to judge "
+            "by, the smallest change worth keeping is the only bar a change must clear",
+            "add min_improvement = 0.01 (in metric units) to [objective]",
+        )
     link = t.strings("link")
     for item in link:
         if normalize_relpath(item) is None:
@@ -301,6 +311,7 @@ def _objective(t: _Table) -> ObjectiveConfig:
         link=link,
         sandbox=cast(SandboxMode, t.choice("sandbox", get_args(SandboxMode), "auto")),
         network=t.boolean("network", False),
+        deterministic=deterministic,
     )
 
 

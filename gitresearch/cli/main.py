@@ -19,6 +19,7 @@ from gitresearch import __version__
 from gitresearch.boundaries.config import CONFIG_NAME
 from gitresearch.boundaries.initgen import render, scan
 from gitresearch.boundaries.resolve import Boundaries, load_boundaries
+from gitresearch.boundaries.seeds import FixedSeed, benchmark_files, find_fixed_seeds
 from gitresearch.boundaries.sources import DirectorySource, FileSource, glob_match
 from gitresearch.boundaries.validator import Accepted, Validator, Verdict
 from gitresearch.cli.runs import finalize_cmd, pick, prune, report, review, runs, start, status
@@ -122,6 +123,7 @@ def _print_boundaries(boundaries: Boundaries, source: FileSource, as_json: bool)
     knobs = boundary_knobs(boundaries, source)
     cfg = boundaries.config
     sandbox = probe()
+    seeds = find_fixed_seeds(source, benchmark_files(cfg.objective.command, boundaries.files, source.files()))
     if as_json:
         click.echo(
             json.dumps(
@@ -147,6 +149,9 @@ def _print_boundaries(boundaries: Boundaries, source: FileSource, as_json: bool)
                     "whole_files": whole,
                     "protected": protected,
                     "protected_patterns": [*boundaries.protect, ".git"],
+                    "fixed_seeds": [
+                        {"path": f.path, "line": f.line, "code": f.code, "fix": f.fix} for f in seeds
+                    ],
                     "sandbox": {
                         "mode": cfg.objective.sandbox,
                         "works": sandbox.works,
@@ -206,11 +211,25 @@ def _print_boundaries(boundaries: Boundaries, source: FileSource, as_json: bool)
         if any(glob_match(pattern, f) for f in protected):
             continue
         click.echo(f'warning: protected path "{pattern}" matches no file yet', err=True)
+    _warn_fixed_seeds(seeds, cfg.objective.deterministic)
     click.echo("")
     click.echo(f"search space ({len(knobs)} tunable literal{'s' if len(knobs) != 1 else ''}):")
     for k in knobs:
         where = f"{k.path}:{k.line}"
         click.echo(f"  {where:<18} {k.label:<28} {k.kind:<5} {k.text:>10}  {k.describe_range()} {k.scale}")
+
+
+def _warn_fixed_seeds(seeds: list[FixedSeed], deterministic: bool) -> None:
+    if not seeds or deterministic:
+        return
+    click.echo(
+        f"warning: {len(seeds)} literal seed(s) in the benchmark's code; if they fix the training's "
+        "randomness, every run gives the same value, no noise can be measured and `gitresearch "
+        "start` stops after the base (a fixed dataset seed is fine):",
+        err=True,
+    )
+    for f in seeds[:10]:
+        click.echo(f"  {f.render()}", err=True)
 
 
 def _print_verdict(verdict: Verdict, as_json: bool) -> None:
@@ -291,6 +310,12 @@ def init(print_only: bool) -> None:
         load_boundaries(where.config, where.root, source)
     except GitResearchError as exc:
         click.echo(f"warning: the written file needs an edit before use:\n{exc}", err=True)
+    try:
+        written = load_boundaries(where.config, where.root, source)
+        paths = benchmark_files(written.config.objective.command, written.files, source.files())
+        _warn_fixed_seeds(find_fixed_seeds(source, paths), False)
+    except GitResearchError:
+        pass  # already said above
 
 
 for _command in (start, finalize_cmd, status, report, review, runs, pick, prune):

@@ -23,6 +23,7 @@ import click
 
 from gitresearch.boundaries.config import CONFIG_NAME, Config, ProposerName
 from gitresearch.boundaries.resolve import Boundaries, load_boundaries
+from gitresearch.boundaries.seeds import benchmark_files, find_fixed_seeds
 from gitresearch.boundaries.sources import find_repo_root
 from gitresearch.durations import format_duration
 from gitresearch.errors import UsageError
@@ -262,6 +263,8 @@ def run_search(
                 f"search ended: {summary.stop_reason}; {summary.experiments} experiment(s), "
                 f"{len(summary.accepted)} accepted"
             )
+            if summary.seed_ignored:
+                raise UsageError(seed_advice(ws, base, summary.stop_reason))
             if (
                 finalize_after
                 and search.interrupted < 2
@@ -317,3 +320,25 @@ def require_committed_config(ws: Workspace) -> None:
             f"{rel} has uncommitted changes; a run takes its boundaries from the commit it starts "
             f"from, so commit them (git commit {rel}) or stash them (git stash) first"
         )
+
+
+def seed_advice(ws: Workspace, base: str, why: str) -> str:
+    """Why a run stopped on a seed-blind base, and the lines to change (found statically)."""
+    source = ws.store.source(base)
+    files = list(source.files())
+    found = find_fixed_seeds(source, benchmark_files(ws.config.objective.command, ws.boundaries.files, files))
+    if not found:  # the base is proven seed-blind: look further, protected files included
+        found = find_fixed_seeds(source, [p for p in files if p.endswith(".py")][:2000])
+    seed_env = ws.config.objective.seed_env
+    variable = "$GITRESEARCH_SEED" + (f" (or ${seed_env})" if seed_env else "")
+    lines = [f"{why}.", f"Make the benchmark read its seed from {variable}."]
+    if found:
+        lines.append("These lines fix the seed:")
+        lines += [f"  {f.render()}" for f in found[:10]]
+    else:
+        lines.append("No literal seed was found in the Python files; look for one read from a config file.")
+    lines.append(
+        "If the benchmark is deterministic on purpose, say so: [objective] deterministic = true, "
+        "with a min_improvement above zero (the smallest change worth keeping)."
+    )
+    return "\n".join(lines)

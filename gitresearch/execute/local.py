@@ -300,7 +300,10 @@ MAX_RESULT_BYTES = 1 << 20
 def _read_result_file(path: Path) -> tuple[dict[str, float], str | None]:
     """The JSON object a job wrote; never a file it pointed at with a link, never more than 1 MiB."""
     if path.is_symlink() or (path.exists() and not path.is_file()):
-        return {}, f"the result file {path.name} is a link or not a regular file; write the JSON object itself"
+        return (
+            {},
+            f"the result file {path.name} is a link or not a regular file; write the JSON object itself",
+        )
     if not path.exists():
         return {}, None
     try:

@@ -55,8 +55,17 @@ regions = ["LR", "MOMENTUM", "WIDTH"]
 """
 
 
-def knob_repo(root: Path, *, experiments: int = 10, jobs: int = 1, min_improvement: float = 0.0) -> GitRepo:
+def knob_repo(
+    root: Path,
+    *,
+    experiments: int = 10,
+    jobs: int = 1,
+    min_improvement: float = 0.0,
+    deterministic: bool = False,
+) -> GitRepo:
     toml = CONFIG.format(experiments=experiments, jobs=jobs, min_improvement=min_improvement)
+    if deterministic:
+        toml = toml.replace("[search]", "deterministic = true\n\n[search]")
     return make_repo(root, {"bench.py": KNOBS, "boundaries.toml": toml})
 
 
