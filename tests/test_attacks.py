@@ -3,7 +3,7 @@
 Each attack is a real proposal served by the scripted Chat Completions server, accepted by
 the validator (the benchmark's `experiment` function already reaches the OS, as training
 scripts do, so the policy lets a proposal use what the region used: the policy is a
-filter, the sandbox is the wall) and run by the real executor inside the sandbox. The test
+filter, the sandbox is the wall; tests/test_policy.py is where the policy refuses escapes) and run by the real executor inside the sandbox. The test
 then asserts on what the attacker could and could not do: write the user's checkout, its
 `.git` (hooks, config, refs, notes) or `boundaries.toml`; move `main`; read the LLM key,
 `~/.netrc` or an untracked `.env`; open a connection; stop the harness; leave a process
@@ -51,6 +51,7 @@ def experiment():
     \"\"\"Research code that already reaches the OS, as training scripts do.\"\"\"
     here = pathlib.Path(os.getcwd())
     _ = (os, pathlib, signal, socket, subprocess, sys, time, open, here, print, str, Exception)
+    _ = (os.environ, os.kill)  # what it already reads; the policy lets an edit use them again
     return (LR - 0.1) ** 2
 
 

@@ -16,8 +16,10 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
+import libcst as cst
+
 from gitresearch.boundaries.diffparse import FilePatch, apply_hunks, parse_diff
-from gitresearch.boundaries.policy import Finding, findings
+from gitresearch.boundaries.policy import Finding, constant_findings, findings, normal
 from gitresearch.boundaries.regions import ParsedModule, Region, SyntaxProblem, parse
 from gitresearch.boundaries.resolve import AllowedFile, Boundaries
 from gitresearch.boundaries.sources import FileSource, normalize_relpath
@@ -43,6 +45,10 @@ Rule = Literal[
     "forbidden-import",
     "forbidden-statement",
     "forbidden-name",
+    "forbidden-attribute",
+    "forbidden-binding",
+    "forbidden-call",
+    "constant-not-literal",
     "empty-patch",
     "too-large",
     "too-complex",
@@ -383,7 +389,13 @@ class Validator:
                 return []
             return [
                 _policy_violation(path, new, f)
-                for f in findings(old_module.module, new.module, policy.allow_imports, policy.forbid_names)
+                for f in findings(
+                    old_module.module,
+                    new.module,
+                    policy.allow_imports,
+                    policy.forbid_names,
+                    module_names=_module_names(old_module.module),
+                )
             ]
         assert old_module is not None, "allowed regions were resolved in a file that parses"
         problems = _presence(path, allowed.regions, new)
@@ -394,10 +406,20 @@ class Validator:
             before, after = old_module.regions[name][0], new.regions[name][0]
             if before.text(original) == after.text(patched):
                 continue  # an untouched region adds nothing; skipping it keeps big files fast
-            problems.extend(
-                _policy_violation(path, new, f)
-                for f in findings(before.node, after.node, policy.allow_imports, policy.forbid_names)
+            found = list(
+                findings(
+                    before.node,
+                    after.node,
+                    policy.allow_imports,
+                    policy.forbid_names,
+                    old_module=old_module.module,
+                    new_module=new.module,
+                    module_names=_module_names(old_module.module),
+                )
             )
+            if before.kind == "assignment":
+                found += constant_findings(before.node, after.node, new.module)
+            problems.extend(_policy_violation(path, new, f) for f in found)
         return problems
 
 
@@ -514,9 +536,63 @@ def _line_at(source: str, offset: int) -> str:
     return source[start : end if end != -1 else len(source)]
 
 
+def _module_names(module: cst.Module) -> frozenset[str]:
+    """Names bound at the top of a file: its constants, functions, classes and imports."""
+    names: set[str] = set()
+    for stmt in module.body:
+        if isinstance(stmt, (cst.FunctionDef, cst.ClassDef)):
+            names.add(normal(stmt.name.value))
+        elif isinstance(stmt, cst.SimpleStatementLine):
+            for small in stmt.body:
+                targets: list[cst.BaseExpression] = []
+                if isinstance(small, cst.Assign):
+                    targets = [t.target for t in small.targets]
+                elif isinstance(small, (cst.AnnAssign, cst.AugAssign)):
+                    targets = [small.target]
+                elif isinstance(small, (cst.Import, cst.ImportFrom)) and not isinstance(
+                    small.names, cst.ImportStar
+                ):
+                    for alias in small.names:
+                        bound = alias.asname.name if alias.asname else alias.name
+                        if isinstance(bound, cst.Name):
+                            names.add(normal(bound.value))
+                        elif isinstance(bound, cst.Attribute):
+                            names.add(normal(_root(bound)))
+                for target in targets:
+                    if isinstance(target, cst.Name):
+                        names.add(normal(target.value))
+    return frozenset(names)
+
+
+def _root(node: cst.BaseExpression) -> str:
+    while isinstance(node, cst.Attribute):
+        node = node.value
+    return node.value if isinstance(node, cst.Name) else ""
+
+
 def _policy_violation(path: str, module: ParsedModule, finding: Finding) -> Violation:
     line = module.line_of(finding.node)
-    if finding.rule == "forbidden-import":
+    if finding.rule == "forbidden-attribute":
+        message = (
+            f"the attribute `.{finding.what}` is not allowed in edited code (private names and "
+            "attributes that lead to the process or the interpreter); use the public API"
+        )
+    elif finding.rule == "forbidden-binding":
+        message = (
+            f"`{finding.what} := ...` rebinds a module-level name; change the value where it is "
+            "defined instead"
+        )
+    elif finding.rule == "forbidden-call":
+        message = (
+            f"the call `{finding.what}` in a default argument or a decorator is new; "
+            "compute values in the function body"
+        )
+    elif finding.rule == "constant-not-literal":
+        message = (
+            f"`{finding.what}` is not a literal; a constant may hold numbers, strings, "
+            "True/False/None, tuples, lists and dicts of them, and arithmetic on them"
+        )
+    elif finding.rule == "forbidden-import":
         message = (
             f'new import of "{finding.what}" is not allowed; use what the file already imports '
             "(or ask for the module in [policy] allow_imports)"
