@@ -47,6 +47,7 @@ class ObjectiveConfig:
     sandbox: SandboxMode = "auto"  # run every benchmark process in the OS sandbox (execute/sandbox.py)
     network: bool = False  # let the benchmark reach the network (only inside the sandbox's rules)
     deterministic: bool = False  # the benchmark gives the same value on every seed, knowingly
+    score: str | None = None  # a protected scorer: the only source of the objective
 
 
 @dataclass(frozen=True)
@@ -102,6 +103,7 @@ class Config:
     budget: BudgetConfig = field(default_factory=BudgetConfig)
     allow: tuple[AllowRule, ...] = ()
     protect: tuple[str, ...] = ()
+    hidden: tuple[str, ...] = ()  # seen by the scorer only, never by the experiment
     policy: PolicyConfig = field(default_factory=PolicyConfig)
     agent: AgentConfig | None = None
     lines: Mapping[str, int] = field(default_factory=dict, compare=False, repr=False)
@@ -255,13 +257,15 @@ def parse_config(text: str, path: Path) -> Config:
             key="objective",
             hint='add [objective] with command = "..." and metric = "..."',
         )
+    protect, hidden = _protect(_Table(path, lines, "protect", data.get("protect", {})))
     return Config(
         path=path,
         objective=_objective(_Table(path, lines, "objective", data["objective"])),
         search=_search(_Table(path, lines, "search", data.get("search", {}))),
         budget=_budget(_Table(path, lines, "budget", data.get("budget", {}))),
         allow=_allow(path, lines, data.get("allow", [])),
-        protect=_protect(_Table(path, lines, "protect", data.get("protect", {}))),
+        protect=protect + hidden,  # hidden paths are protected too: no patch may touch them
+        hidden=hidden,
         policy=_policy(_Table(path, lines, "policy", data.get("policy", {}))),
         agent=_agent(_Table(path, lines, "agent", data["agent"])) if "agent" in data else None,
         lines=lines,
@@ -283,6 +287,7 @@ def _objective(t: _Table) -> ObjectiveConfig:
             "sandbox",
             "network",
             "deterministic",
+            "score",
         )
     )
     t.require("command")
@@ -312,6 +317,7 @@ def _objective(t: _Table) -> ObjectiveConfig:
         sandbox=cast(SandboxMode, t.choice("sandbox", get_args(SandboxMode), "auto")),
         network=t.boolean("network", False),
         deterministic=deterministic,
+        score=t.string("score"),
     )
 
 
@@ -396,13 +402,18 @@ def _allow(path: Path, lines: Mapping[str, int], data: Any) -> tuple[AllowRule, 
     return tuple(rules)
 
 
-def _protect(t: _Table) -> tuple[str, ...]:
-    t.check_keys(("paths",))
-    paths = t.strings("paths")
-    for item in paths:
-        if normalize_relpath(item) is None:
-            raise t.error("paths", f'protected path "{item}" leaves the repository')
-    return tuple(cast(str, normalize_relpath(p)) for p in paths)
+def _protect(t: _Table) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    t.check_keys(("paths", "hidden"))
+    found = []
+    for key in ("paths", "hidden"):
+        paths = t.strings(key)
+        for item in paths:
+            if normalize_relpath(item) is None:
+                raise t.error(
+                    key, f'{"hidden" if key == "hidden" else "protected"} path "{item}" leaves the repository'
+                )
+        found.append(tuple(cast(str, normalize_relpath(p)) for p in paths))
+    return found[0], found[1]
 
 
 def _policy(t: _Table) -> PolicyConfig:

@@ -165,6 +165,11 @@ def make_executor(ws: Workspace, say: Callable[[str], None]) -> LocalExecutor:
     slots, line = plan_slots(ws.config, detection)
     say(f"slots: {line}")
     sandboxed, why = sandbox_decision(ws.config)
+    if ws.config.hidden and not sandboxed:
+        raise UsageError(
+            f"[protect] hidden in {ws.config.path} needs the sandbox to keep those paths from the "
+            f"experiment, and the sandbox is {why}"
+        )
     say(f"sandbox: {why}" if sandboxed else f"WARNING: sandbox {why}")
     base = ws.store.head()
     source = ws.store.source(base)

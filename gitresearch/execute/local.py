@@ -17,7 +17,7 @@ import queue
 import shutil
 import threading
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from gitresearch.boundaries.config import Config
@@ -77,6 +77,7 @@ def benchmark_env(
     env["GITRESEARCH_RUN"] = job.run
     env["GITRESEARCH_SLOT"] = slot.name
     env["GITRESEARCH_COMMIT"] = job.commit  # for benchmarks that used to ask git
+    env["GITRESEARCH_OUTPUT"] = str(result_path.parent)  # where to write weights, predictions
     env.setdefault("PYTHONUNBUFFERED", "1")
     return env
 
@@ -229,11 +230,76 @@ class LocalExecutor:
         outcome = proc.wait()
         tampered = self._tampered(tree, expected)
         file_metrics, file_problem = _read_result_file(result_path)
-        return _classify(job, slot, outcome, self.config, tampered, file_metrics, file_problem)
+        scored = self.config.objective.score is not None
+        result = _classify(
+            job, slot, outcome, self.config, tampered, file_metrics, file_problem, need_metric=not scored
+        )
+        if not scored or not isinstance(result, Succeeded):
+            return result
+        return self._score(job, slot, result, out)
 
-    def _job_dirs(self, slot: Slot) -> tuple[Path, Path]:
+    def _score(self, job: Job, slot: Slot, ran: Succeeded, out: Path) -> RunResult:
+        """The protected scorer, in a clean checkout of the job's commit and a sandbox of its own,
+        reading the experiment's output folder (read-only) and the hidden paths: the objective
+        comes from it alone; the experiment's own output keeps only its `record` metrics."""
+        tree = self.settings.state_dir / "worktrees" / f"score-{slot.index}"
+        try:
+            if (tree / ".git").is_file():
+                self.store.reset_worktree(tree, job.commit)
+            else:
+                with self._git_lock:
+                    self.store.ensure_worktree(tree, job.commit)
+        except StoreError as exc:
+            return Failed(
+                job, slot, "setup", f"the scorer's checkout: {exc}", ran.seconds, None, {}, None, ""
+            )
+        root = self.settings.source_root.resolve()
+        for rel in self.config.hidden:
+            target, here = root / rel, tree / rel
+            if target.exists() and not here.exists() and not here.is_symlink():
+                here.parent.mkdir(parents=True, exist_ok=True)
+                here.symlink_to(target, target_is_directory=target.is_dir())
+        scratch, score_out = self._job_dirs(slot, "score")
+        env = benchmark_env(self.config, self.environ, job, slot, score_out / "result.json")
+        env["GITRESEARCH_OUTPUT"] = str(out)  # what the experiment wrote, read-only here
+        wrapper: tuple[str, ...] = ()
+        if self.settings.sandboxed:
+            spec = self._spec(tree, slot, scratch, score_out, env, scorer=True, experiment_out=out)
+            env = sandbox_env(env, spec)
+            wrapper = tuple(wrap(spec))
+        log = ran.log_path.with_name(ran.log_path.stem + "-score.log")
+        launch = Launch(
+            command=self.config.objective.score or "",
+            cwd=tree,
+            env=env,
+            timeout=self.config.objective.timeout,
+            log_path=log,
+            grace=self.settings.grace,
+            log_head=self.settings.log_head,
+            log_tail=self.settings.log_tail,
+            wrapper=wrapper,
+        )
+        with self._lock:
+            if job.key in self._cancelled:
+                return Failed(
+                    job, slot, "cancelled", "cancelled before scoring", ran.seconds, None, {}, None, ""
+                )
+            proc = RunningProcess(launch)
+            self._procs[job.key] = proc
+        outcome = proc.wait()
+        file_metrics, file_problem = _read_result_file(score_out / "result.json")
+        scored = _classify(job, slot, outcome, self.config, [], file_metrics, file_problem, need_metric=True)
+        if isinstance(scored, Failed):
+            return replace(
+                scored, detail="the scorer: " + scored.detail, seconds=ran.seconds + scored.seconds
+            )
+        metric = self.config.objective.metric
+        metrics = {k: v for k, v in ran.metrics.items() if k != metric} | {metric: scored.metrics[metric]}
+        return replace(ran, metrics=metrics, seconds=ran.seconds + scored.seconds)
+
+    def _job_dirs(self, slot: Slot, kind: str = "slot") -> tuple[Path, Path]:
         """A fresh scratch folder (home, tmp) and output folder for the slot's next job."""
-        base = self.settings.state_dir / "jobs" / f"slot-{slot.index}"
+        base = self.settings.state_dir / "jobs" / f"{kind}-{slot.index}"
         scratch, out = base / "scratch", base / "out"
         for folder in (scratch, out):
             shutil.rmtree(folder, ignore_errors=True)
@@ -241,7 +307,17 @@ class LocalExecutor:
             folder.mkdir(parents=True)
         return scratch, out
 
-    def _spec(self, tree: Path, slot: Slot, scratch: Path, out: Path, env: Mapping[str, str]) -> Spec:
+    def _spec(
+        self,
+        tree: Path,
+        slot: Slot,
+        scratch: Path,
+        out: Path,
+        env: Mapping[str, str],
+        *,
+        scorer: bool = False,
+        experiment_out: Path | None = None,
+    ) -> Spec:
         cache = self.settings.state_dir / "cache" / f"slot-{slot.index}"
         cache.mkdir(parents=True, exist_ok=True)
         root = self.settings.source_root.resolve()
@@ -250,6 +326,14 @@ class LocalExecutor:
         if home and Path(home).is_absolute() and Path(home).resolve() != Path("/"):
             hide.append(Path(home).resolve())
         linked = [(root / rel).resolve() for rel in self.config.objective.link if (root / rel).exists()]
+        hidden = [root / rel for rel in self.config.hidden]
+        masked: list[Path] = []
+        if scorer:  # the scorer sees the hidden paths and the experiment's output, read-only
+            linked += [p.resolve() for p in hidden if p.exists()]
+            linked += [experiment_out.resolve()] if experiment_out is not None else []
+        else:  # the experiment never does, whether tracked in its worktree or under a link
+            masked = [tree / rel for rel in self.config.hidden if (tree / rel).exists()]
+            masked += [p for p in hidden if p.exists()]
         return Spec(
             worktree=tree.resolve(),
             scratch=scratch.resolve(),
@@ -260,6 +344,7 @@ class LocalExecutor:
             protected=[(tree / rel).resolve() for rel in self.settings.protected if (tree / rel).is_file()],
             network=self.config.objective.network,
             devices=gpu_devices() if slot.gpu is not None else (),
+            masked=masked,
         )
 
     def _link(self, tree: Path) -> None:
@@ -331,6 +416,8 @@ def _classify(
     tampered: list[str],
     file_metrics: Mapping[str, float],
     file_problem: str | None,
+    *,
+    need_metric: bool = True,
 ) -> RunResult:
     metric = config.objective.metric
     # Only the objective and the `record` names are kept, and only as finite numbers: whatever
@@ -368,6 +455,15 @@ def _classify(
         return failed("crash", f"exited with status {outcome.exit_code}")
     if file_problem is not None:
         return failed("no-metric", file_problem)
+    if not need_metric:  # the scorer gives the objective; the experiment's own claim is dropped
+        return Succeeded(
+            job,
+            slot,
+            {k: v for k, v in metrics.items() if k != metric},
+            outcome.seconds,
+            outcome.log_path,
+            outcome.log_tail,
+        )
     if metric not in metrics:
         names = sorted(n[:32] for n in every)
         seen = ", ".join(names[:5]) + (f" and {len(names) - 5} more" if len(names) > 5 else "") or "none"

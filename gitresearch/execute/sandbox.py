@@ -94,6 +94,7 @@ class Spec:
     protected: Sequence[Path] = ()  # files inside the worktree, mounted read-only
     network: bool = False
     devices: Sequence[Path] = ()  # GPU device nodes to pass through
+    masked: Sequence[Path] = ()  # replaced by an empty file or folder (hidden data)
 
 
 def _namespaces(*, network: bool) -> list[str]:
@@ -126,6 +127,8 @@ def wrap(spec: Spec) -> list[str]:
         argv += ["--bind", str(path), str(path)]
     for path in spec.protected:
         argv += ["--ro-bind-try", str(path), str(path)]
+    for path in spec.masked:
+        argv += ["--tmpfs", str(path)] if path.is_dir() else ["--ro-bind", "/dev/null", str(path)]
     argv += ["--chdir", str(spec.worktree)]
     return argv
 
