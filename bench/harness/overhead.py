@@ -6,7 +6,8 @@ which the loop always wrote), hand the job to the local executor, which resets t
 its metric (`job`, of which the benchmark process itself is `process`), then record the
 measurement and decision in the ledger and the JSON note in git (`record`). Printed for a
 small repository (bare, then with every job in the OS sandbox, and the sandbox's cost per
-job) and for a generated one of 10,000 files.
+job, then with a protected scorer and its cost per job) and for a generated one of 10,000
+files.
 Target (issue 3): under 50 ms median per experiment on the small repository.
 Run: `python bench/harness/overhead.py [--n 40] [--files 10000]`.
 """
@@ -62,8 +63,15 @@ def make_repo(root: Path, files: int) -> None:
     git(root, "-c", "user.name=bench", "-c", "user.email=bench@invalid", "commit", "-qm", "init")
 
 
-def measure(root: Path, n: int, sandboxed: bool = False, run: str = "bench") -> dict[str, list[float]]:
-    config = parse_config(CONFIG, root / "boundaries.toml")
+def measure(
+    root: Path, n: int, sandboxed: bool = False, run: str = "bench", scored: bool = False
+) -> dict[str, list[float]]:
+    text = (
+        CONFIG.replace('metric = "score"', 'metric = "score"\nscore = "echo \'score: 1.0\'"')
+        if scored
+        else CONFIG
+    )
+    config = parse_config(text, root / "boundaries.toml")
     store = Store(root)
     ledger = Ledger(store.ledger_path)
     base = store.head()
@@ -139,6 +147,10 @@ def main() -> None:
             report(f"small repo, every job in the sandbox ({status.tool})", boxed)
             cost = 1000 * (statistics.median(boxed["job"]) - statistics.median(bare["job"]))
             print(f"  sandbox cost per job: {cost:+.1f} ms (target: under 15 ms)")
+            scored = measure(small, args.n, sandboxed=True, run="scored", scored=True)
+            report("small repo, sandboxed, with a protected scorer ([objective] score)", scored)
+            extra = 1000 * (statistics.median(scored["job"]) - statistics.median(boxed["job"]))
+            print(f"  the scorer's cost per job (its checkout, sandbox and process): {extra:+.1f} ms")
         else:
             print(f"sandbox: {status.describe()}; its cost is not measured")
         large = Path(tmp) / "large"
