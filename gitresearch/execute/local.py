@@ -194,14 +194,9 @@ class LocalExecutor:
 
     def _run(self, job: Job, slot: Slot, expected: Mapping[str, str | None]) -> RunResult:
         tree = self.worktree(slot)
-        try:
-            if (tree / ".git").is_file():
-                self.store.reset_worktree(tree, job.commit)
-            else:
-                with self._git_lock:
-                    self.store.ensure_worktree(tree, job.commit)
-        except StoreError as exc:
-            return Failed(job, slot, "setup", str(exc), 0.0, None, {}, None, "")
+        problem = self._checkout(tree, job.commit)
+        if problem is not None:
+            return Failed(job, slot, "setup", problem, 0.0, None, {}, None, "")
         self._link(tree)
         scratch, out = self._job_dirs(slot)
         result_path = out / "result.json"
@@ -243,16 +238,10 @@ class LocalExecutor:
         reading the experiment's output folder (read-only) and the hidden paths: the objective
         comes from it alone; the experiment's own output keeps only its `record` metrics."""
         tree = self.settings.state_dir / "worktrees" / f"score-{slot.index}"
-        try:
-            if (tree / ".git").is_file():
-                self.store.reset_worktree(tree, job.commit)
-            else:
-                with self._git_lock:
-                    self.store.ensure_worktree(tree, job.commit)
-        except StoreError as exc:
-            return Failed(
-                job, slot, "setup", f"the scorer's checkout: {exc}", ran.seconds, None, {}, None, ""
-            )
+        problem = self._checkout(tree, job.commit)
+        if problem is not None:
+            detail = f"the scorer's checkout: {problem}"
+            return Failed(job, slot, "setup", detail, ran.seconds, None, {}, None, "")
         root = self.settings.source_root.resolve()
         for rel in self.config.hidden:
             target, here = root / rel, tree / rel
@@ -296,6 +285,18 @@ class LocalExecutor:
         metric = self.config.objective.metric
         metrics = {k: v for k, v in ran.metrics.items() if k != metric} | {metric: scored.metrics[metric]}
         return replace(ran, metrics=metrics, seconds=ran.seconds + scored.seconds)
+
+    def _checkout(self, tree: Path, commit: str) -> str | None:
+        """`tree` at `commit`, clean (made on first use); the problem when that fails."""
+        try:
+            if (tree / ".git").is_file():
+                self.store.reset_worktree(tree, commit)
+            else:
+                with self._git_lock:
+                    self.store.ensure_worktree(tree, commit)
+        except StoreError as exc:
+            return str(exc)
+        return None
 
     def _job_dirs(self, slot: Slot, kind: str = "slot") -> tuple[Path, Path]:
         """A fresh scratch folder (home, tmp) and output folder for the slot's next job."""
