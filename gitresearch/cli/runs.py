@@ -96,7 +96,10 @@ def start(
     proposes changes inside the boundaries, commits each on gitresearch/RUN/NNNN,
     runs it on every free slot, and keeps only what beats the incumbent beyond
     the noise on fresh seeds. Ctrl-C stops cleanly (twice: at once). Your checkout
-    is never touched.
+    is never touched, and every benchmark runs in the OS sandbox (`gitresearch
+    check` says whether it works here). A benchmark that gives one value on
+    every seed is stopped after the base, with the line that fixes its seed.
+    boundaries.toml must be committed: a run takes it from its base commit.
 
     \b
     Examples:
