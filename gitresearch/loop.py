@@ -33,7 +33,7 @@ from gitresearch.decide import Accept, Confirm, Discard, Evidence, Fail, Reapply
 from gitresearch.errors import GitResearchError
 from gitresearch.execute.base import Executor, Job, RunResult, Slot
 from gitresearch.execute.runner import read_log_tail
-from gitresearch.ledger import ExperimentStatus, Ledger
+from gitresearch.ledger import ExperimentRow, ExperimentStatus, Ledger
 from gitresearch.notes import Decision, ExperimentNote, Measurement, Purpose, Rejection, StatTest, values
 from gitresearch.propose.base import Context, NotReady, Outcome, Proposal, ProposalRecord, Proposer
 from gitresearch.record import Recorder
@@ -213,15 +213,7 @@ class Search:
         for exp_row in self.ledger.experiments(self.run):
             if exp_row.commit is None:
                 continue
-            proposal = _proposal_from_row(
-                exp_row.proposer,
-                exp_row.hypothesis,
-                exp_row.rationale,
-                exp_row.parent or "",
-                ProposalRecord.from_text(exp_row.patch),
-                self.store,
-                exp_row.commit,
-            )
+            proposal = _proposal_from_row(exp_row, self.store)
             exp = Experiment(
                 exp_row.number,
                 proposal,
@@ -760,18 +752,13 @@ def _test_record(test: Test) -> StatTest:
     )
 
 
-def _proposal_from_row(
-    proposer: str,
-    hypothesis: str,
-    rationale: str,
-    parent: str,
-    record: ProposalRecord,
-    store: Store,
-    commit: str,
-) -> Proposal:
+def _proposal_from_row(row: ExperimentRow, store: Store) -> Proposal:
     """The proposal behind a committed experiment, for a resumed run to re-apply or learn from."""
+    record = ProposalRecord.from_text(row.patch)
     meta = record.meta
-    if not meta and not record.edits:
-        known = ExperimentNote.from_json(store.read_note(commit), commit=commit)
+    if not meta and not record.edits and row.commit:
+        known = ExperimentNote.from_json(store.read_note(row.commit), commit=row.commit)
         meta = known.proposal if known else {}
-    return Proposal(proposer, hypothesis, rationale, parent, edits=record.edits, meta=meta)
+    return Proposal(
+        row.proposer, row.hypothesis, row.rationale, row.parent or "", edits=record.edits, meta=meta
+    )

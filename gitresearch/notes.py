@@ -103,20 +103,13 @@ class Measurement:
     finished: float | None = None  # wall-clock time the result came in
 
     @property
-    def ok(self) -> bool:
-        return self.status == "ok"
-
-    @property
     def started(self) -> float | None:
         return None if self.finished is None else self.finished - self.seconds
 
-    def value(self, metric: str) -> float | None:
-        return self.metrics.get(metric) if self.ok else None
-
     def to_json(self) -> Json:
         timing = {}
-        if self.finished is not None:
-            timing = {"started": round(self.finished - self.seconds, 3), "finished": round(self.finished, 3)}
+        if self.finished is not None and self.started is not None:
+            timing = {"started": round(self.started, 3), "finished": round(self.finished, 3)}
         return {
             **timing,
             "seed": self.seed,

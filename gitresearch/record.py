@@ -153,9 +153,6 @@ class Recorder:
         self.ledger.finish_measurement(mid, measurement)
         return measurement
 
-    def in_flight(self, key: str) -> bool:
-        return key in self._started
-
     # -- finalize -------------------------------------------------------------------------------
 
     def candidates(

@@ -19,40 +19,36 @@ from typing import Literal
 import libcst as cst
 
 from gitresearch.boundaries.diffparse import FilePatch, apply_hunks, parse_diff
-from gitresearch.boundaries.policy import Finding, constant_findings, findings, normal
+from gitresearch.boundaries.policy import Finding, PolicyRule, constant_findings, findings, normal
 from gitresearch.boundaries.regions import ParsedModule, Region, SyntaxProblem, parse
 from gitresearch.boundaries.resolve import AllowedFile, Boundaries
 from gitresearch.boundaries.sources import FileSource, normalize_relpath
 
-Rule = Literal[
-    "malformed-diff",
-    "does-not-apply",
-    "outside-repo",
-    "protected",
-    "not-allowed",
-    "new-file",
-    "deleted-file",
-    "renamed-file",
-    "binary-file",
-    "mode-change",
-    "not-text",
-    "syntax-error",
-    "region-missing",
-    "region-duplicated",
-    "outside-region",
-    "unknown-region",
-    "overlapping-edits",
-    "forbidden-import",
-    "forbidden-statement",
-    "forbidden-name",
-    "forbidden-attribute",
-    "forbidden-binding",
-    "forbidden-call",
-    "constant-not-literal",
-    "empty-patch",
-    "too-large",
-    "too-complex",
-]
+Rule = (
+    PolicyRule
+    | Literal[
+        "malformed-diff",
+        "does-not-apply",
+        "outside-repo",
+        "protected",
+        "not-allowed",
+        "new-file",
+        "deleted-file",
+        "renamed-file",
+        "binary-file",
+        "mode-change",
+        "not-text",
+        "syntax-error",
+        "region-missing",
+        "region-duplicated",
+        "outside-region",
+        "unknown-region",
+        "overlapping-edits",
+        "empty-patch",
+        "too-large",
+        "too-complex",
+    ]
+)
 
 
 @dataclass(frozen=True)

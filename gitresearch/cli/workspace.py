@@ -160,11 +160,14 @@ def sandbox_decision(config: Config) -> tuple[bool, str]:
     return False, f"OFF: {status.problem}; benchmarks run with your full user rights ({INSTALL_HINT})"
 
 
-def make_executor(ws: Workspace, say: Callable[[str], None]) -> LocalExecutor:
+def make_executor(
+    ws: Workspace, say: Callable[[str], None], sandbox: tuple[bool, str] | None = None
+) -> LocalExecutor:
+    """The local executor for `ws`; `sandbox` is the run's `sandbox_decision`, made here when not given."""
     detection = detect(os.environ)
     slots, line = plan_slots(ws.config, detection)
     say(f"slots: {line}")
-    sandboxed, why = sandbox_decision(ws.config)
+    sandboxed, why = sandbox if sandbox is not None else sandbox_decision(ws.config)
     if ws.config.hidden and not sandboxed:
         raise UsageError(
             f"[protect] hidden in {ws.config.path} needs the sandbox to keep those paths from the "
@@ -227,11 +230,11 @@ def run_search(
             if refs is None:
                 raise UsageError(f'no run named "{name}" to resume; `gitresearch runs` lists them')
             base = refs.base
-        executor = make_executor(ws, say)
+        sandboxed, why = sandbox_decision(ws.config)
+        executor = make_executor(ws, say, (sandboxed, why))
         try:
             proposer = make_proposer(ws.config, ws.boundaries, ws.store.source(base), say)
             harden_process(ws.config)  # the proposer holds its key now; no child ever gets it
-            sandboxed, why = sandbox_decision(ws.config)
             if proposer.name in ("llm", "hybrid") and not sandboxed and ws.config.objective.sandbox != "off":
                 proposer.close()
                 raise UsageError(

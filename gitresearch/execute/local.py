@@ -201,28 +201,11 @@ class LocalExecutor:
         scratch, out = self._job_dirs(slot)
         result_path = out / "result.json"
         env = benchmark_env(self.config, self.environ, job, slot, result_path)
-        wrapper: tuple[str, ...] = ()
-        if self.settings.sandboxed:
-            spec = self._spec(tree, slot, scratch, out, env)
-            env = sandbox_env(env, spec)
-            wrapper = tuple(wrap(spec))
-        launch = Launch(
-            command=self.config.objective.command,
-            cwd=tree,
-            env=env,
-            timeout=self.config.objective.timeout,
-            log_path=self._log_path(job),
-            grace=self.settings.grace,
-            log_head=self.settings.log_head,
-            log_tail=self.settings.log_tail,
-            wrapper=wrapper,
+        outcome = self._execute(
+            job, slot, self.config.objective.command, tree, scratch, out, env, self._log_path(job)
         )
-        with self._lock:
-            if job.key in self._cancelled:
-                return Failed(job, slot, "cancelled", "cancelled before it started", 0.0, None, {}, None, "")
-            proc = RunningProcess(launch)
-            self._procs[job.key] = proc
-        outcome = proc.wait()
+        if outcome is None:
+            return Failed(job, slot, "cancelled", "cancelled before it started", 0.0, None, {}, None, "")
         tampered = self._tampered(tree, expected)
         file_metrics, file_problem = _read_result_file(result_path)
         scored = self.config.objective.score is not None
@@ -251,31 +234,11 @@ class LocalExecutor:
         scratch, score_out = self._job_dirs(slot, "score")
         env = benchmark_env(self.config, self.environ, job, slot, score_out / "result.json")
         env["GITRESEARCH_OUTPUT"] = str(out)  # what the experiment wrote, read-only here
-        wrapper: tuple[str, ...] = ()
-        if self.settings.sandboxed:
-            spec = self._spec(tree, slot, scratch, score_out, env, scorer=True, experiment_out=out)
-            env = sandbox_env(env, spec)
-            wrapper = tuple(wrap(spec))
         log = ran.log_path.with_name(ran.log_path.stem + "-score.log")
-        launch = Launch(
-            command=self.config.objective.score or "",
-            cwd=tree,
-            env=env,
-            timeout=self.config.objective.timeout,
-            log_path=log,
-            grace=self.settings.grace,
-            log_head=self.settings.log_head,
-            log_tail=self.settings.log_tail,
-            wrapper=wrapper,
-        )
-        with self._lock:
-            if job.key in self._cancelled:
-                return Failed(
-                    job, slot, "cancelled", "cancelled before scoring", ran.seconds, None, {}, None, ""
-                )
-            proc = RunningProcess(launch)
-            self._procs[job.key] = proc
-        outcome = proc.wait()
+        command = self.config.objective.score or ""
+        outcome = self._execute(job, slot, command, tree, scratch, score_out, env, log, experiment_out=out)
+        if outcome is None:
+            return Failed(job, slot, "cancelled", "cancelled before scoring", ran.seconds, None, {}, None, "")
         file_metrics, file_problem = _read_result_file(score_out / "result.json")
         scored = _classify(job, slot, outcome, self.config, [], file_metrics, file_problem, need_metric=True)
         if isinstance(scored, Failed):
@@ -285,6 +248,44 @@ class LocalExecutor:
         metric = self.config.objective.metric
         metrics = {k: v for k, v in ran.metrics.items() if k != metric} | {metric: scored.metrics[metric]}
         return replace(ran, metrics=metrics, seconds=ran.seconds + scored.seconds)
+
+    def _execute(
+        self,
+        job: Job,
+        slot: Slot,
+        command: str,
+        tree: Path,
+        scratch: Path,
+        out: Path,
+        env: dict[str, str],
+        log_path: Path,
+        experiment_out: Path | None = None,
+    ) -> ProcessOutcome | None:
+        """Run `command` in `tree` (inside the sandbox when the run is sandboxed), cancellable
+        while it runs; None when the job was cancelled before it could start. With
+        `experiment_out` it runs as the scorer: hidden paths and that folder shown read-only."""
+        wrapper: tuple[str, ...] = ()
+        if self.settings.sandboxed:
+            spec = self._spec(tree, slot, scratch, out, env, experiment_out=experiment_out)
+            env = sandbox_env(env, spec)
+            wrapper = tuple(wrap(spec))
+        launch = Launch(
+            command=command,
+            cwd=tree,
+            env=env,
+            timeout=self.config.objective.timeout,
+            log_path=log_path,
+            grace=self.settings.grace,
+            log_head=self.settings.log_head,
+            log_tail=self.settings.log_tail,
+            wrapper=wrapper,
+        )
+        with self._lock:
+            if job.key in self._cancelled:
+                return None
+            proc = RunningProcess(launch)
+            self._procs[job.key] = proc
+        return proc.wait()
 
     def _checkout(self, tree: Path, commit: str) -> str | None:
         """`tree` at `commit`, clean (made on first use); the problem when that fails."""
@@ -316,7 +317,6 @@ class LocalExecutor:
         out: Path,
         env: Mapping[str, str],
         *,
-        scorer: bool = False,
         experiment_out: Path | None = None,
     ) -> Spec:
         cache = self.settings.state_dir / "cache" / f"slot-{slot.index}"
@@ -329,9 +329,9 @@ class LocalExecutor:
         linked = [(root / rel).resolve() for rel in self.config.objective.link if (root / rel).exists()]
         hidden = [root / rel for rel in self.config.hidden]
         masked: list[Path] = []
-        if scorer:  # the scorer sees the hidden paths and the experiment's output, read-only
+        if experiment_out is not None:  # the scorer sees the hidden paths and the experiment's output
             linked += [p.resolve() for p in hidden if p.exists()]
-            linked += [experiment_out.resolve()] if experiment_out is not None else []
+            linked.append(experiment_out.resolve())
         else:  # the experiment never does, whether tracked in its worktree or under a link
             masked = [tree / rel for rel in self.config.hidden if (tree / rel).exists()]
             masked += [p for p in hidden if p.exists()]
