@@ -217,9 +217,7 @@ print("SAW PLANTED" if pathlib.Path("/tmp/planted").exists() or home.exists() el
             'print("harmless")',
             rationale="looks fine\u0000then a NUL \u001b[31m and an escape",
         ),
-        proposal(
-            "A 10 KB expression", [("bench.py", "LR", "LR = " + "(" * 5000 + "0.1" + ")" * 5000 + "\n")]
-        ),
+        proposal("A 10 KB expression", [("bench.py", "LR", "LR = " + "-" * 10000 + "0.1\n")]),
     ]
 
 
@@ -364,7 +362,7 @@ def test_the_catalogue_is_contained(tmp_path: Path, listener: Listener) -> None:
     nul = rows["A NUL byte and control characters in the rationale"]
     assert nul.commit is not None and "\x00" not in store.message(nul.commit) and "\x1b" not in nul.rationale
     big = rows["A 10 KB expression"]
-    assert big.status == "rejected" and big.violations
+    assert big.status == "rejected" and [v["rule"] for v in big.violations or []] == ["too-complex"]
     linked = rows["Point the result file at a secret outside the sandbox"]
     assert linked.status == "failed" and "is a link" in linked.decision.reason
     assert "SAW PLANTED" not in log and not Path("/tmp/planted").exists()
