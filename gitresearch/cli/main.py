@@ -135,7 +135,9 @@ def _print_boundaries(boundaries: Boundaries, source: FileSource, as_json: bool)
                         "metric": cfg.objective.metric,
                         "direction": cfg.objective.direction,
                         "timeout_s": cfg.objective.timeout,
+                        "score": cfg.objective.score,
                     },
+                    "hidden": list(cfg.hidden),
                     "regions": [
                         {
                             "path": a.path,
@@ -186,6 +188,10 @@ def _print_boundaries(boundaries: Boundaries, source: FileSource, as_json: bool)
         f"objective:  {obj.direction} {obj.metric} from `{obj.command}` "
         f"(timeout {format_duration(obj.timeout)}, {obj.repeats} run(s) per experiment)"
     )
+    if obj.score is not None:
+        click.echo(f"scorer:     `{obj.score}` gives {obj.metric}, from a clean checkout, after each run")
+    if cfg.hidden:
+        click.echo(f"hidden:     {', '.join(cfg.hidden)} (the scorer's alone; masked for the experiment)")
     if cfg.objective.sandbox == "off":
         click.echo('sandbox:    off ([objective] sandbox = "off"): benchmarks run with your full user rights')
     else:
