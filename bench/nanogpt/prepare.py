@@ -77,7 +77,7 @@ def save(model: torch.nn.Module, started: float, **record: float) -> None:
     """Hand the trained weights to the scorer (numpy arrays, no pickle) and print the
     metrics gitresearch records: a `---` line, then `key: value` lines."""
     arrays = {name: t.detach().float().cpu().numpy() for name, t in model.state_dict().items()}
-    np.savez(output_dir() / WEIGHTS, **arrays)  # type: ignore[arg-type]
+    np.savez(output_dir() / WEIGHTS, **arrays)
     print("---")
     print(f"train_seconds: {time.time() - started:.2f}")
     for key, value in record.items():
