@@ -59,7 +59,7 @@ def main() -> None:
         shutil.copytree(
             ROOT / "bench" / "nanogpt",
             repo / "bench" / "nanogpt",
-            ignore=shutil.ignore_patterns("__pycache__"),
+            ignore=shutil.ignore_patterns("__pycache__", "out"),
         )
         config = (ROOT / "boundaries.toml").read_text()
         config = re.sub(r"(?m)^jobs = .*$", f"jobs = 2\njobs_per_gpu = {args.jobs_per_gpu}", config)
@@ -70,12 +70,17 @@ def main() -> None:
             ["-c", "user.name=demo", "-c", "user.email=demo@invalid", "commit", "-qm", "demo"],
         ):
             sh("git", *step, cwd=repo)
+        env_one = {**env, "GITRESEARCH_OUTPUT": str(Path(tmp) / "out")}
         start = time.perf_counter()
-        one = sh(sys.executable, "bench/nanogpt/train.py", cwd=repo, env=env)
+        one = sh(sys.executable, "bench/nanogpt/train.py", cwd=repo, env=env_one)
         single = time.perf_counter() - start
-        loss = re.search(r"val_loss: (\S+)", one.stdout)
+        start = time.perf_counter()
+        scored = sh(sys.executable, "bench/nanogpt/prepare.py", "score", cwd=repo, env=env_one)
+        scoring = time.perf_counter() - start
+        loss = re.search(r"val_loss: (\S+)", scored.stdout)
         print(
-            f"one demo run: {single:.1f} s wall (val_loss {loss.group(1) if loss else '?'}, exit {one.returncode})"
+            f"one demo run: {single:.1f} s wall training (exit {one.returncode}) + {scoring:.1f} s "
+            f"the scorer (val_loss {loss.group(1) if loss else '?'}, exit {scored.returncode})"
         )
         start = time.perf_counter()
         done = sh(
