@@ -539,7 +539,7 @@ class Search:
                 f"before searching. Log: {m.log_path}"
             )
             self.base_failed = True
-            self._event(self.stop_reason)
+            self._event(self.stop_reason + _log_end(m.log_path))
             return
         if self._baseline_done():
             base_values = self.parent_values(self.base)
@@ -762,3 +762,18 @@ def _proposal_from_row(row: ExperimentRow, store: Store) -> Proposal:
     return Proposal(
         row.proposer, row.hypothesis, row.rationale, row.parent or "", edits=record.edits, meta=meta
     )
+
+
+def _log_end(path: str | None, lines: int = 15) -> str:
+    """The last lines of a failed run's log (its traceback, usually), indented for the console."""
+    if not path:
+        return ""
+    try:
+        with open(path, "rb") as handle:
+            handle.seek(0, 2)
+            handle.seek(max(0, handle.tell() - 8192))
+            text = handle.read().decode("utf-8", errors="replace")
+    except OSError:
+        return ""
+    end = [line for line in text.splitlines() if line.strip()][-lines:]
+    return ("\nthe end of its log:\n" + "\n".join("  | " + line for line in end)) if end else ""

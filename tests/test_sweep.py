@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import math
 
-from gitresearch.propose.searchspace import space_range
-from gitresearch.propose.sweep import Dim, SweepEngine, Value
+from gitresearch.propose.searchspace import Value, space_range
+from gitresearch.propose.sweep import Dim, SweepEngine
 
 
 def engine(initial: dict[str, Value], seed: int = 0) -> SweepEngine:

@@ -21,10 +21,9 @@ from collections.abc import Callable, Mapping
 
 import optuna
 
-from gitresearch.propose.searchspace import space_range
+from gitresearch.propose.searchspace import Value, space_range
 from gitresearch.propose.sweep import Dim, SweepEngine
 
-Value = int | float | bool
 INITIAL: dict[str, Value] = {
     "LR": 1e-3,
     "BATCH": 64,

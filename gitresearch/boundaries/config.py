@@ -31,6 +31,8 @@ CONFIG_NAME = "boundaries.toml"
 Direction = Literal["minimize", "maximize"]
 ProposerName = Literal["sweep", "llm", "hybrid", "auto"]
 SandboxMode = Literal["auto", "required", "off"]
+KnobScale = Literal["log", "linear", "log1m", "int", "log-int"]
+KnobValue = int | float | bool | str
 
 
 @dataclass(frozen=True)
@@ -48,6 +50,7 @@ class ObjectiveConfig:
     network: bool = False  # let the benchmark reach the network (only inside the sandbox's rules)
     deterministic: bool = False  # the benchmark gives the same value on every seed, knowingly
     score: str | None = None  # a protected scorer: the only source of the objective
+    metric_pattern: str | None = None  # a regex with one group that finds the metric in any stdout line
 
 
 @dataclass(frozen=True)
@@ -73,6 +76,21 @@ class BudgetConfig:
 class AllowRule:
     path: str
     regions: tuple[str, ...] | None  # None: the whole file
+    line: int | None = None
+
+
+@dataclass(frozen=True)
+class KnobRule:
+    """One [[knob]] entry: how to search a literal `check` lists (or to leave it alone)."""
+
+    name: str  # the knob's label as `gitresearch check` prints it
+    path: str | None = None  # only needed when two files have a knob of that name
+    low: float | None = None
+    high: float | None = None
+    scale: KnobScale | None = None
+    integer: bool | None = None
+    choices: tuple[KnobValue, ...] = ()
+    exclude: bool | None = None  # True: never searched; False: searched though left out by default
     line: int | None = None
 
 
@@ -104,12 +122,13 @@ class Config:
     allow: tuple[AllowRule, ...] = ()
     protect: tuple[str, ...] = ()
     hidden: tuple[str, ...] = ()  # seen by the scorer only, never by the experiment
+    knobs: tuple[KnobRule, ...] = ()
     policy: PolicyConfig = field(default_factory=PolicyConfig)
     agent: AgentConfig | None = None
     lines: Mapping[str, int] = field(default_factory=dict, compare=False, repr=False)
 
 
-_SECTIONS = ("objective", "search", "budget", "allow", "protect", "policy", "agent")
+_SECTIONS = ("objective", "search", "budget", "allow", "protect", "knob", "policy", "agent")
 
 
 class _Table:
@@ -266,6 +285,7 @@ def parse_config(text: str, path: Path) -> Config:
         allow=_allow(path, lines, data.get("allow", [])),
         protect=protect + hidden,  # hidden paths are protected too: no patch may touch them
         hidden=hidden,
+        knobs=_knobs(path, lines, data.get("knob", [])),
         policy=_policy(_Table(path, lines, "policy", data.get("policy", {}))),
         agent=_agent(_Table(path, lines, "agent", data["agent"])) if "agent" in data else None,
         lines=lines,
@@ -288,6 +308,7 @@ def _objective(t: _Table) -> ObjectiveConfig:
             "network",
             "deterministic",
             "score",
+            "metric_pattern",
         )
     )
     t.require("command")
@@ -318,7 +339,27 @@ def _objective(t: _Table) -> ObjectiveConfig:
         network=t.boolean("network", False),
         deterministic=deterministic,
         score=t.string("score"),
+        metric_pattern=_pattern(t),
     )
+
+
+def _pattern(t: _Table) -> str | None:
+    pattern = t.string("metric_pattern")
+    if pattern is None:
+        return None
+    try:
+        groups = re.compile(pattern).groups
+    except re.error as exc:
+        raise t.error(
+            "metric_pattern", f"`metric_pattern` is not a valid regular expression: {exc}"
+        ) from None
+    if groups != 1:
+        raise t.error(
+            "metric_pattern",
+            f"`metric_pattern` must have exactly one group, the number; it has {groups}",
+            r"for example metric_pattern = 'val loss ([0-9.eE+-]+)' (use (?:...) for other groups)",
+        )
+    return pattern
 
 
 def _search(t: _Table) -> SearchConfig:
@@ -414,6 +455,75 @@ def _protect(t: _Table) -> tuple[tuple[str, ...], tuple[str, ...]]:
                 )
         found.append(tuple(cast(str, normalize_relpath(p)) for p in paths))
     return found[0], found[1]
+
+
+def _knobs(path: Path, lines: Mapping[str, int], data: Any) -> tuple[KnobRule, ...]:
+    if not isinstance(data, list):
+        raise ConfigError(
+            path,
+            "`knob` must be an array of tables: write each entry as [[knob]]",
+            key="knob",
+            line=lines.get("knob"),
+        )
+    rules, seen = [], set()
+    for index, entry in enumerate(data):
+        t = _Table(path, lines, f"knob[{index}]", entry)
+        t.check_keys(("name", "path", "range", "scale", "integer", "choices", "exclude"))
+        t.require("name")
+        name = cast(str, t.string("name"))
+        where = t.string("path")
+        if where is not None and normalize_relpath(where) is None:
+            raise t.error("path", f'path "{where}" leaves the repository')
+        where = normalize_relpath(where) if where is not None else None
+        if (name, where) in seen:
+            raise t.error("name", f'a second [[knob]] for "{name}"', "merge the two entries into one")
+        seen.add((name, where))
+        low = high = None
+        if "range" in t.data:
+            value = t.data["range"]
+            if not (
+                isinstance(value, list)
+                and len(value) == 2
+                and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in value)
+            ):
+                raise t.error("range", f"`range` must be two numbers, [low, high], not {_describe(value)}")
+            low, high = float(value[0]), float(value[1])
+            if not low < high:
+                raise t.error("range", f"`range` must go from low to high; [{value[0]}, {value[1]}] does not")
+        scale = cast(
+            "KnobScale | None", t.choice("scale", get_args(KnobScale), "log") if "scale" in t.data else None
+        )
+        if scale in ("log", "log-int") and low is not None and low <= 0:
+            raise t.error(
+                "range",
+                f'a "{scale}" scale needs a range above zero, not from {low:g}',
+                'use scale = "linear"',
+            )
+        if scale == "log1m" and low is not None and high is not None and not (low >= 0 and high < 1):
+            raise t.error("range", '`scale = "log1m"` (momenta, betas) needs a range inside [0, 1)')
+        choices: tuple[KnobValue, ...] = ()
+        if "choices" in t.data:
+            value = t.data["choices"]
+            if not isinstance(value, list) or len(value) < 2:
+                raise t.error("choices", "`choices` must be a list of at least two values")
+            families = {
+                "str" if isinstance(v, str) else "bool" if isinstance(v, bool) else "number" for v in value
+            }
+            if len(families) != 1 or not all(isinstance(v, (int, float, bool, str)) for v in value):
+                raise t.error("choices", "`choices` must all be numbers, all true/false, or all strings")
+            if len(set(value)) != len(value):
+                raise t.error("choices", "`choices` lists a value twice")
+            if low is not None or scale is not None:
+                raise t.error("choices", "give either `choices` or `range`/`scale`, not both")
+            choices = tuple(value)
+        exclude = t.boolean("exclude", False) if "exclude" in t.data else None
+        integer = t.boolean("integer", False) if "integer" in t.data else None
+        rules.append(
+            KnobRule(
+                name, where, low, high, scale, integer, choices, exclude, lines.get(f"knob[{index}].name")
+            )
+        )
+    return tuple(rules)
 
 
 def _policy(t: _Table) -> PolicyConfig:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from functools import lru_cache
 from pathlib import Path
 from typing import Protocol
@@ -134,3 +134,23 @@ def glob_match(pattern: str, path: str) -> bool:
 
 def is_glob(pattern: str) -> bool:
     return any(ch in pattern for ch in "*?[")
+
+
+def expand_links(root: Path, patterns: Sequence[str]) -> tuple[list[str], list[str]]:
+    """[objective] link entries against the checkout at `root`: the relative paths they name
+    (globs expanded, `.git` never), and the entries that name nothing there."""
+    found: list[str] = []
+    missing: list[str] = []
+    for pattern in patterns:
+        if is_glob(pattern):
+            hits = sorted(
+                p.relative_to(root).as_posix()
+                for p in root.glob(pattern)
+                if ".git" not in p.relative_to(root).parts
+            )
+        else:
+            hits = [pattern] if (root / pattern).exists() or (root / pattern).is_symlink() else []
+        if not hits:
+            missing.append(pattern)
+        found.extend(h for h in hits if h not in found)
+    return found, missing

@@ -16,18 +16,19 @@ from typing import Any
 import click
 
 from gitresearch import __version__
-from gitresearch.boundaries.config import CONFIG_NAME
+from gitresearch.boundaries.config import CONFIG_NAME, Config
 from gitresearch.boundaries.initgen import render, scan
 from gitresearch.boundaries.resolve import Boundaries, load_boundaries
 from gitresearch.boundaries.seeds import FixedSeed, benchmark_files, find_fixed_seeds
-from gitresearch.boundaries.sources import DirectorySource, FileSource, glob_match
+from gitresearch.boundaries.sources import DirectorySource, FileSource, expand_links, glob_match
 from gitresearch.boundaries.validator import Accepted, Validator, Verdict
 from gitresearch.cli.runs import finalize_cmd, pick, prune, report, review, runs, start, status
 from gitresearch.cli.workspace import config_option, repo_root
 from gitresearch.durations import format_duration
 from gitresearch.errors import GitResearchError, UsageError
+from gitresearch.execute.runner import compile_pattern, match_pattern, parse_metric_line
 from gitresearch.execute.sandbox import INSTALL_HINT, probe
-from gitresearch.propose.searchspace import boundary_knobs
+from gitresearch.propose.searchspace import knob_space
 from gitresearch.store import head_source
 
 
@@ -80,8 +81,17 @@ def cli() -> None:
     help="the commit the patch applies to (a run starts from HEAD)",
 )
 @click.option("--worktree", is_flag=True, help="judge the patch against the working tree instead of a commit")
+@click.option(
+    "--log",
+    "sample_log",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    metavar="FILE",
+    help="read a benchmark's saved output and show the metric values a run would take from it",
+)
 @click.option("--json", "as_json", is_flag=True, help="print a JSON document on stdout")
-def check(config_file: Path | None, patch: Any, against: str, worktree: bool, as_json: bool) -> None:
+def check(
+    config_file: Path | None, patch: Any, against: str, worktree: bool, sample_log: Path | None, as_json: bool
+) -> None:
     """Validate boundaries.toml, or judge a patch against it.
 
     \b
@@ -91,15 +101,21 @@ def check(config_file: Path | None, patch: Any, against: str, worktree: bool, as
     With --patch: the verdict on the diff applied to HEAD (what `git diff HEAD`
     writes), or to --against REV or the working tree. Exit 0 accepted, 1
     rejected (violations on stderr), 2 usage or configuration error.
+    With --log: the values of the metric (and `record`) found in a saved output,
+    by `name: value` lines or `metric_pattern`; exit 1 when the metric is not there.
 
     \b
     Examples:
       gitresearch check
       git diff | gitresearch check --patch -
       gitresearch check --patch fix.diff --json
+      python train.py > out.log; gitresearch check --log out.log
     """
     where = locate(config_file)
     source: FileSource = DirectorySource(where.root)
+    if sample_log is not None:
+        _check_log(load_boundaries(where.config, where.root, source).config, sample_log)
+        return
     if patch is None:
         _print_boundaries(load_boundaries(where.config, where.root, source), source, as_json)
         return
@@ -120,7 +136,9 @@ def _print_boundaries(boundaries: Boundaries, source: FileSource, as_json: bool)
     regions = boundaries.resolved_regions(source)
     whole = [f.path for f in boundaries.files.values() if f.regions is None]
     protected = sorted({p for p in source.files() if boundaries.protected(p)} | {boundaries.config_relpath})
-    knobs = boundary_knobs(boundaries, source)
+    space = knob_space(boundaries, source)
+    knobs = [k for k in space if k.skip is None]
+    skipped = [k for k in space if k.skip is not None]
     cfg = boundaries.config
     sandbox = probe()
     seeds = find_fixed_seeds(source, benchmark_files(cfg.objective.command, boundaries.files, source.files()))
@@ -138,6 +156,8 @@ def _print_boundaries(boundaries: Boundaries, source: FileSource, as_json: bool)
                         "score": cfg.objective.score,
                     },
                     "hidden": list(cfg.hidden),
+                    "links": expand_links(boundaries.root, cfg.objective.link)[0],
+                    "links_missing": expand_links(boundaries.root, cfg.objective.link)[1],
                     "regions": [
                         {
                             "path": a.path,
@@ -174,8 +194,13 @@ def _print_boundaries(boundaries: Boundaries, source: FileSource, as_json: bool)
                             "low": k.low,
                             "high": k.high,
                             "scale": k.scale,
+                            "choices": list(k.choices),
                         }
                         for k in knobs
+                    ],
+                    "not_searched": [
+                        {"path": k.path, "line": k.line, "label": k.label, "text": k.text, "why": k.skip}
+                        for k in skipped
                     ],
                 },
                 indent=2,
@@ -217,12 +242,69 @@ def _print_boundaries(boundaries: Boundaries, source: FileSource, as_json: bool)
         if any(glob_match(pattern, f) for f in protected):
             continue
         click.echo(f'warning: protected path "{pattern}" matches no file yet', err=True)
+    links, missing = expand_links(boundaries.root, cfg.objective.link)
+    if cfg.objective.link:
+        click.echo("")
+        click.echo("linked into each worktree (read-only; untracked data the benchmark needs):")
+        for path in links:
+            click.echo(f"  {path}")
+        for pattern in missing:
+            click.echo(
+                f'error: link "{pattern}" names nothing in {boundaries.root}; `gitresearch start` refuses to run '
+                "until it exists (prepare the data, or fix the path)",
+                err=True,
+            )
     _warn_fixed_seeds(seeds, cfg.objective.deterministic)
     click.echo("")
     click.echo(f"search space ({len(knobs)} tunable literal{'s' if len(knobs) != 1 else ''}):")
     for k in knobs:
         where = f"{k.path}:{k.line}"
-        click.echo(f"  {where:<18} {k.label:<28} {k.kind:<5} {k.text:>10}  {k.describe_range()} {k.scale}")
+        click.echo(f"  {where:<18} {k.label:<28} {k.kind:<6} {k.text:>10}  {k.describe_range()} {k.scale}")
+    if skipped:
+        click.echo("")
+        click.echo(f"not searched ({len(skipped)}; a [[knob]] entry with its name opts one in):")
+        for k in skipped:
+            where = f"{k.path}:{k.line}"
+            click.echo(f"  {where:<18} {k.label:<28} {k.text[:10]:>10}  {k.skip}")
+    regions_without = sorted({r.name for _, r in regions} - {k.region for k in space})
+    for name in regions_without:
+        click.echo(
+            f'note: region "{name}" holds no literal a search could move; only an agent (an LLM) can edit it',
+            err=True,
+        )
+
+
+def _check_log(cfg: Config, path: Path) -> None:
+    """What a run would read from this output: every value found, and the one that counts."""
+    obj = cfg.objective
+    pattern = compile_pattern(obj.metric_pattern) if obj.metric_pattern else None
+    found: dict[str, list[tuple[int, float]]] = {}
+    with path.open("rb") as handle:
+        for number, raw in enumerate(handle, start=1):
+            line = raw.rstrip(b"\r\n")
+            named = parse_metric_line(line)
+            if named is not None:
+                found.setdefault(named[0], []).append((number, named[1]))
+            if pattern is not None:
+                value = match_pattern(pattern, line)
+                if value is not None:
+                    found.setdefault(obj.metric, []).append((number, value))
+    how = f"metric_pattern {obj.metric_pattern!r}" if pattern else f"`{obj.metric}: <number>` lines"
+    for name in (obj.metric, *obj.record):
+        values = found.get(name, [])
+        if not values:
+            click.echo(f"{name}: not found in {path}", err=name == obj.metric)
+            continue
+        at, value = values[-1]
+        shown = ", ".join(f"{v:g}" for _, v in values[-5:])
+        click.echo(f"{name}: {value:g} (line {at}; the last of {len(values)} value(s): ... {shown})")
+    if not found.get(obj.metric):
+        click.echo(
+            f"error: a run would fail with 'no metric': {how} found nothing in {path}; the benchmark must print "
+            "`name: value` lines or set [objective] metric_pattern (docs/boundaries.md)",
+            err=True,
+        )
+        sys.exit(1)
 
 
 def _warn_fixed_seeds(seeds: list[FixedSeed], deterministic: bool) -> None:

@@ -24,9 +24,9 @@ import click
 from gitresearch.boundaries.config import CONFIG_NAME, Config, ProposerName
 from gitresearch.boundaries.resolve import Boundaries, load_boundaries
 from gitresearch.boundaries.seeds import benchmark_files, find_fixed_seeds
-from gitresearch.boundaries.sources import find_repo_root
+from gitresearch.boundaries.sources import expand_links, find_repo_root
 from gitresearch.durations import format_duration
-from gitresearch.errors import UsageError
+from gitresearch.errors import ConfigError, UsageError
 from gitresearch.execute.gpus import detect, plan_slots
 from gitresearch.execute.local import SECRET_VARIABLES, LocalExecutor, PoolSettings
 from gitresearch.execute.sandbox import INSTALL_HINT, probe
@@ -177,7 +177,16 @@ def make_executor(
     base = ws.store.head()
     source = ws.store.source(base)
     protected = tuple(p for p in source.files() if ws.boundaries.protected(p) and not p.startswith(".git"))
-    settings = PoolSettings(ws.store.state_dir, ws.root, protected, sandboxed=sandboxed)
+    links, missing = expand_links(ws.root, ws.config.objective.link)
+    if missing:
+        raise ConfigError(
+            ws.config.path,
+            "link " + ", ".join(f'"{m}"' for m in missing) + f" names nothing in {ws.root}",
+            key="objective.link",
+            line=ws.config.lines.get("objective.link"),
+            hint="create it first (download or prepare the data), or fix the path; `gitresearch check` lists links",
+        )
+    settings = PoolSettings(ws.store.state_dir, ws.root, protected, sandboxed=sandboxed, links=tuple(links))
     return LocalExecutor(ws.store, ws.config, slots, settings)
 
 

@@ -55,6 +55,7 @@ class PoolSettings:
     source_root: Path  # the user's checkout, where `link` paths live
     protected: tuple[str, ...]  # protected files present in the base commit
     sandboxed: bool = False  # every job inside `execute.sandbox` (decided once, at start)
+    links: tuple[str, ...] = ()  # [objective] link, globs expanded against source_root at start
     grace: float = 5.0
     log_head: int = 256 * 1024
     log_tail: int = 256 * 1024
@@ -279,6 +280,11 @@ class LocalExecutor:
             log_head=self.settings.log_head,
             log_tail=self.settings.log_tail,
             wrapper=wrapper,
+            metric_pattern=(
+                (self.config.objective.metric, self.config.objective.metric_pattern)
+                if self.config.objective.metric_pattern
+                else None
+            ),
         )
         with self._lock:
             if job.key in self._cancelled:
@@ -326,7 +332,7 @@ class LocalExecutor:
         home = self.environ.get("HOME")
         if home and Path(home).is_absolute() and Path(home).resolve() != Path("/"):
             hide.append(Path(home).resolve())
-        linked = [(root / rel).resolve() for rel in self.config.objective.link if (root / rel).exists()]
+        linked = [(root / rel).resolve() for rel in self.settings.links if (root / rel).exists()]
         hidden = [root / rel for rel in self.config.hidden]
         masked: list[Path] = []
         if experiment_out is not None:  # the scorer sees the hidden paths and the experiment's output
@@ -349,7 +355,7 @@ class LocalExecutor:
         )
 
     def _link(self, tree: Path) -> None:
-        for rel in self.config.objective.link:
+        for rel in self.settings.links:
             target = self.settings.source_root / rel
             here = tree / rel
             if not target.exists() or here.exists() or here.is_symlink():

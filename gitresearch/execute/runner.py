@@ -40,6 +40,7 @@ class Launch:
     log_head: int = 256 * 1024
     log_tail: int = 256 * 1024
     wrapper: tuple[str, ...] = ()  # a sandbox's argv, run with the shell and the command after it
+    metric_pattern: tuple[str, str] | None = None  # (metric, regex with one group) for free-form output
 
 
 @dataclass(frozen=True)
@@ -61,6 +62,21 @@ def parse_metric_line(line: bytes) -> tuple[str, float] | None:
         return None
     try:
         return match.group(1).decode(), float(match.group(2))
+    except ValueError:
+        return None
+
+
+def compile_pattern(pattern: str) -> re.Pattern[bytes]:
+    return re.compile(pattern.encode())
+
+
+def match_pattern(pattern: re.Pattern[bytes], line: bytes) -> float | None:
+    """The number `pattern`'s group finds in `line` (searched anywhere in it), or None."""
+    match = pattern.search(line)
+    if match is None or match.group(1) is None:
+        return None
+    try:
+        return float(match.group(1).decode(errors="replace").replace(",", ""))
     except ValueError:
         return None
 
@@ -131,6 +147,11 @@ class RunningProcess:
         self.launch = launch
         self.log = _CappedLog(launch.log_path, launch.log_head, launch.log_tail)
         self.metrics: dict[str, float] = {}
+        self._pattern = (
+            (launch.metric_pattern[0], compile_pattern(launch.metric_pattern[1]))
+            if launch.metric_pattern
+            else None
+        )
         self._partial = b""
         self._timed_out = False
         self._cancelled = False
@@ -194,9 +215,14 @@ class RunningProcess:
         self._partial = lines.pop()[-65536:]  # a line without end is kept, but never unbounded
         for line in lines:
             if len(line) < 4096:
-                found = parse_metric_line(line.rstrip(b"\r"))
+                line = line.rstrip(b"\r")
+                found = parse_metric_line(line)
                 if found is not None:
                     self.metrics[found[0]] = found[1]
+                if self._pattern is not None:
+                    value = match_pattern(self._pattern[1], line)
+                    if value is not None:
+                        self.metrics[self._pattern[0]] = value
 
     def _signal(self, sig: int) -> None:
         if self.proc is None:

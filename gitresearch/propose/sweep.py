@@ -36,10 +36,9 @@ from gitresearch.boundaries.resolve import Boundaries
 from gitresearch.boundaries.sources import FileSource
 from gitresearch.boundaries.validator import Violation
 from gitresearch.propose.base import Context, Outcome, Proposal
-from gitresearch.propose.searchspace import Knob, boundary_knobs
+from gitresearch.propose.searchspace import Knob, Value, boundary_knobs
 from gitresearch.stats import Direction
 
-Value = int | float | bool
 SCREEN_STEP = 0.3
 LOCAL_SIGMA = 0.15
 MAX_WIDENINGS = 3  # how often one knob's range may be pushed past an edge
@@ -48,14 +47,19 @@ MAX_WIDENINGS = 3  # how often one knob's range may be pushed past an edge
 @dataclass(frozen=True)
 class Dim:
     label: str
-    kind: str  # int | float | bool
+    kind: str  # int | float | bool | choice
     low: float
     high: float
     scale: str
+    choices: tuple[Value, ...] = ()
 
     def to_unit(self, value: Value) -> float:
         if self.kind == "bool":
             return 1.0 if value else 0.0
+        if self.choices:
+            index = self.choices.index(value) if value in self.choices else 0
+            return index / max(1, len(self.choices) - 1)
+        assert not isinstance(value, str)
         v = float(value)
         if self.scale in ("log", "log-int"):
             lo, hi, v = math.log(self.low), math.log(self.high), math.log(min(max(v, self.low), self.high))
@@ -71,6 +75,8 @@ class Dim:
         u = min(max(u, 0.0), 1.0)
         if self.kind == "bool":
             return u >= 0.5
+        if self.choices:
+            return self.choices[round(u * (len(self.choices) - 1))]
         if self.scale in ("log", "log-int"):
             v = math.exp(math.log(self.low) + u * (math.log(self.high) - math.log(self.low)))
         elif self.scale == "log1m":
@@ -87,6 +93,8 @@ class Dim:
 
     def widened(self, upward: bool) -> Dim:
         """The same knob with its range pushed one step further past the edge it reached."""
+        if self.choices:
+            return self  # the choices are the user's
         lo, hi = self.low, self.high
         if self.scale in ("log", "log-int"):
             lo, hi = (lo, hi * 10) if upward else (lo / 10, hi)
@@ -104,7 +112,7 @@ class Dim:
 
 
 def dims_from_knobs(knobs: Sequence[Knob]) -> list[Dim]:
-    return [Dim(k.label, k.kind, k.low, k.high, k.scale) for k in knobs]
+    return [Dim(k.label, k.kind, k.low, k.high, k.scale, k.choices) for k in knobs]
 
 
 class SweepEngine:
@@ -199,6 +207,11 @@ class SweepEngine:
                 if sign < 0:
                     continue
                 return {label: not self.incumbent[label]}, "screening: flip"
+            if dim.choices:
+                index = dim.choices.index(self.incumbent[label]) + sign
+                if not 0 <= index < len(dim.choices):
+                    continue
+                return {label: dim.choices[index]}, f"screening: step {'up' if sign > 0 else 'down'}"
             here = dim.to_unit(self.incumbent[label])
             if (sign > 0 and here >= 1 - 1e-9) or (sign < 0 and here <= 1e-9):
                 continue  # already at the edge of the range
@@ -230,6 +243,8 @@ class SweepEngine:
             dim = self.dims[label]
             if dim.kind == "bool":
                 changes[label] = not self.incumbent[label]
+            elif dim.choices:
+                changes[label] = self.rng.choice([c for c in dim.choices if c != self.incumbent[label]])
             else:
                 changes[label] = dim.from_unit(
                     dim.to_unit(self.incumbent[label]) + self.rng.gauss(0.0, LOCAL_SIGMA)
