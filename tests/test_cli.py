@@ -113,8 +113,8 @@ def test_init_writes_a_working_config(tmp_path: Path) -> None:
     text = repo.read("boundaries.toml")
     assert 'command = "python train.py"' in text
     assert 'metric = "val_loss"' in text
-    assert '"LEARNING_RATE", "BETAS", "WARMUP_STEPS", "USE_BIAS", "STEPS"' in text
-    assert '"configure_optimizer"' in text and '"schedule"' in text
+    assert 'regions = ["LEARNING_RATE", "BETAS", "WARMUP_STEPS", "USE_BIAS", "configure_optimizer", "schedule"]' in text
+    assert "# not opened: STEPS (the training budget" in text
     assert 'paths = ["prepare.py"]' in text
     check = repo.gitresearch("check")
     assert check.returncode == 0, check.stderr

@@ -8,7 +8,9 @@ error, 3 a runtime failure. A `GitResearchError` never reaches the user as a tra
 from __future__ import annotations
 
 import json
+import os
 import sys
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -17,16 +19,22 @@ import click
 
 from gitresearch import __version__
 from gitresearch.boundaries.config import CONFIG_NAME, Config
-from gitresearch.boundaries.initgen import render, scan
+from gitresearch.boundaries.initgen import Metric, guess_command, guess_metric, render, scan, untracked_data
 from gitresearch.boundaries.resolve import Boundaries, load_boundaries
 from gitresearch.boundaries.seeds import FixedSeed, benchmark_files, find_fixed_seeds
 from gitresearch.boundaries.sources import DirectorySource, FileSource, expand_links, glob_match
 from gitresearch.boundaries.validator import Accepted, Validator, Verdict
 from gitresearch.cli.runs import finalize_cmd, pick, prune, report, review, runs, start, status
 from gitresearch.cli.workspace import config_option, repo_root
-from gitresearch.durations import format_duration
+from gitresearch.durations import format_duration, parse_duration
 from gitresearch.errors import GitResearchError, UsageError
-from gitresearch.execute.runner import compile_pattern, match_pattern, parse_metric_line
+from gitresearch.execute.runner import (
+    Launch,
+    RunningProcess,
+    compile_pattern,
+    match_pattern,
+    parse_metric_line,
+)
 from gitresearch.execute.sandbox import INSTALL_HINT, probe
 from gitresearch.propose.searchspace import knob_space
 from gitresearch.store import head_source
@@ -354,12 +362,34 @@ def _print_verdict(verdict: Verdict, as_json: bool) -> None:
 
 @cli.command()
 @click.option("--print", "print_only", is_flag=True, help="print the proposed file instead of writing it")
-def init(print_only: bool) -> None:
+@click.option(
+    "--try",
+    "try_it",
+    is_flag=True,
+    help="run the guessed command once (seed 0, in your checkout, not sandboxed) to confirm the metric",
+)
+@click.option(
+    "--try-timeout",
+    default="5m",
+    show_default=True,
+    metavar="DURATION",
+    help="stop the trial run after this long (what it printed until then still counts)",
+)
+def init(print_only: bool, try_it: bool, try_timeout: str) -> None:
     """Write a first, commented boundaries.toml at the repository root.
 
-    It finds candidate entry scripts, blocks of UPPER_SNAKE constants and the
-    functions that read them, and guesses the command and the metric from what
-    the script prints. It never overwrites an existing file.
+    \b
+    It reads the repository as a researcher would: the commands in the README (or
+    run.sh, a Makefile), the training script they run (never a download or data
+    preparation script), its hyperparameters (UPPER_SNAKE constants, lowercase
+    config variables, literal dicts, hyperparameter classes, argparse defaults in a
+    function), the metric it prints (a `name: value` line, or a progress line read
+    with a metric_pattern) and its direction, and the data and evaluation modules
+    to protect. Each guess is explained in a comment. It never overwrites a file.
+
+    \b
+    With --try it runs the command once, reports the metric values it printed and
+    writes the metric found in that output.
     """
     where = locate(None)
     if where.config.exists() and not print_only:
@@ -374,20 +404,38 @@ def init(print_only: bool) -> None:
             f"no Python entry script or constant block found under {where.root}; "
             "write boundaries.toml by hand (see docs/boundaries.md)"
         )
-    text = render(candidates)
+    best = candidates[0]
+    metric = None
+    if try_it:
+        command, _ = guess_command(best, source)
+        metric = _try_command(where.root, command, best.metrics, parse_duration(try_timeout))
+    links = untracked_data(where.root, set(source.files()))
+    text = render(candidates, source, metric, links)
     if print_only:
         click.echo(text, nl=False)
         return
     where.config.write_text(text, encoding="utf-8")
-    best = candidates[0]
+    chosen = metric or guess_metric(best.metrics)
     click.echo(f"wrote {where.config}", err=True)
+    click.echo(f"  command:  {guess_command(best, source)[0]}", err=True)
     click.echo(
-        f"  command: python {best.path}; regions: "
-        f"{', '.join(best.constants + best.functions) or 'the whole file'}",
+        f"  metric:   {chosen.name + (' (read with a metric_pattern)' if chosen.pattern else '') if chosen else 'not found: edit it'}",
         err=True,
     )
+    click.echo(f"  regions:  {', '.join(best.regions + best.functions) or 'the whole file'}", err=True)
+    if best.left_out:
+        click.echo(
+            f"  left out: {', '.join(n for n, _ in best.left_out[:8])} (structural; see the comments)",
+            err=True,
+        )
     click.echo(
-        "next: check the metric name and command, then run `gitresearch check`, and commit it", err=True
+        "next: read the comments, run `gitresearch check`, and commit it"
+        + (
+            ""
+            if try_it
+            else " (`gitresearch init --try --print` runs the command once to confirm the metric)"
+        ),
+        err=True,
     )
     click.echo(
         "      (a run takes its boundaries from the commit it starts from): "
@@ -404,6 +452,46 @@ def init(print_only: bool) -> None:
         _warn_fixed_seeds(find_fixed_seeds(source, paths), False)
     except GitResearchError:
         pass  # already said above
+
+
+def _try_command(root: Path, command: str, guesses: list[Metric], timeout: float) -> Metric | None:
+    """Run `command` once and return the metric its output confirms (None: none was found)."""
+    log = Path(tempfile.mkdtemp(prefix="gitresearch-init-")) / "try.log"
+    env = {**os.environ, "GITRESEARCH_SEED": "0", "PYTHONUNBUFFERED": "1"}
+    click.echo(f"trying `{command}` (up to {format_duration(timeout)}; output in {log}) ...", err=True)
+    outcome = RunningProcess(Launch(command=command, cwd=root, env=env, timeout=timeout, log_path=log)).wait()
+    state = "timed out" if outcome.timed_out else f"exit {outcome.exit_code}"
+    click.echo(f"  {state} after {outcome.seconds:.1f} s", err=True)
+    lines = log.read_bytes().splitlines() if log.exists() else []
+    named: dict[str, list[float]] = {}
+    for line in lines:
+        found = parse_metric_line(line)
+        if found is not None:
+            named.setdefault(found[0], []).append(found[1])
+    seen: list[tuple[Metric, list[float]]] = []
+    for guess in guesses:
+        if guess.pattern is None:
+            values = named.get(guess.name, [])
+        else:
+            pattern = compile_pattern(guess.pattern)
+            values = [v for v in (match_pattern(pattern, line) for line in lines) if v is not None]
+        if values:
+            seen.append((guess, values))
+    for guess, values in seen:
+        varies = "changes during the run" if len(set(values)) > 1 else "printed once"
+        click.echo(f"  found {guess.name} = {values[-1]:g} ({len(values)} value(s); {varies})", err=True)
+    if not seen:
+        click.echo(
+            "  no metric the script's code suggests was printed; the written metric needs an edit", err=True
+        )
+        if outcome.exit_code not in (0, None) and outcome.log_tail:
+            click.echo(
+                "  the end of its output:\n"
+                + "\n".join("  | " + t for t in outcome.log_tail.splitlines()[-10:]),
+                err=True,
+            )
+        return None
+    return seen[0][0]
 
 
 for _command in (start, finalize_cmd, status, report, review, runs, pick, prune):

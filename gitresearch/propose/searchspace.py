@@ -24,7 +24,6 @@ import dataclasses
 import difflib
 import json
 import math
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,6 +32,16 @@ from typing import Literal
 import libcst as cst
 
 from gitresearch.boundaries.config import KnobRule
+from gitresearch.boundaries.knobnames import (
+    DROPOUT,
+    EPSILON,
+    LEARNING_RATE,
+    MOMENTUM,
+    WEIGHT_DECAY,
+    matches,
+    structural,
+    words,
+)
 from gitresearch.boundaries.regions import ParsedModule, Region, parse
 from gitresearch.boundaries.resolve import Boundaries
 from gitresearch.boundaries.sources import FileSource
@@ -112,47 +121,27 @@ def format_float(value: float) -> str:
     return text
 
 
-def _words(name: str | None) -> str:
-    """`configure_optimizer.weight_decay` -> `weight_decay`; `BETAS[1]` -> `betas`."""
-    if not name:
-        return ""
-    last = re.split(r"[.#]", name.lower())
-    word = next((w for w in reversed(last) if w and not w.isdigit()), "")
-    return re.sub(r"\[\d+\]$", "", word).lstrip("-")
-
-
-def _is(word: str, pattern: str) -> bool:
-    return re.search(pattern, word) is not None
-
-
-LEARNING_RATE = r"(^|_)(lr|learning_rate|eta|lrate)($|_)|learning_rate"
-MOMENTUM = r"(^|_)(momentum|betas?\d?|beta_\d|ema|ema_decay|rho|gamma|lr_decay|decay_rate)$"
-WEIGHT_DECAY = r"(^|_)(weight_decay|wd|l2|l2_reg|weight_decay_rate)$"
-DROPOUT = r"drop(out)?($|_)|(^|_)p?drop|pdrop|dropout"
-EPSILON = r"(^|_)(eps|epsilon|adam_eps)$"
-
-
 def space_range(value: Value, name: str | None = None) -> tuple[float, float, Scale]:
     """The range and scale a search uses for a literal of `value` named `name` (see the docstring)."""
     if isinstance(value, bool):
         return 0.0, 1.0, "bool"
     if isinstance(value, str):
         return 0.0, 0.0, "choice"
-    word = _words(name)
+    word = words(name)
     if isinstance(value, float) and value > 0:
-        if _is(word, LEARNING_RATE) or _is(word, WEIGHT_DECAY):
+        if matches(word, LEARNING_RATE) or matches(word, WEIGHT_DECAY):
             return value / 10, value * 10, "log"  # decades, even for a learning rate of 0.5
-        if _is(word, EPSILON):
+        if matches(word, EPSILON):
             return value / 1e4, value * 100, "log"  # Adam's epsilon matters over decades
-        if _is(word, DROPOUT) and value < 1:
+        if matches(word, DROPOUT) and value < 1:
             return 0.0, max(0.5, min(0.9, value * 2)), "linear"
-        if _is(word, MOMENTUM) and value < 1:
+        if matches(word, MOMENTUM) and value < 1:
             gap = 1.0 - value
             return max(0.0, 1.0 - min(max(0.5, gap * 2), gap * 100)), 1.0 - gap / 10, "log1m"
     if isinstance(value, float) and value == 0.0:
-        if _is(word, DROPOUT):
+        if matches(word, DROPOUT):
             return 0.0, 0.5, "linear"
-        if _is(word, WEIGHT_DECAY):
+        if matches(word, WEIGHT_DECAY):
             return 0.0, 0.1, "linear"
     if isinstance(value, int):
         if value == 0:
@@ -174,59 +163,6 @@ def space_range(value: Value, name: str | None = None) -> tuple[float, float, Sc
         # a fraction (dropout, a ratio, a rate) rarely makes sense above 1, and often breaks there
         return value / 10, min(value * 10, 1.0), "log"
     return value / 10, value * 10, "log"
-
-
-# Literals that are found but not searched by default, by the name they sit under. Each
-# changes what is measured or how the model is wired rather than how well it learns.
-STRUCTURAL: tuple[tuple[str, str], ...] = (
-    (r"^(dim|dims|axis|axes|dim\d|start_dim|end_dim|keepdims?)$", "a dimension argument"),
-    (r"causal|mask", "switches a mask or causality: flipping it can leak the answers"),
-    (
-        r"^(vocab_size|n_vocab|vocab|num_classes|n_classes|num_labels|n_labels|num_tokens|padded_vocab_size)$",
-        "the size of the vocabulary or label set, fixed by the data",
-    ),
-    (
-        r"^(block_size|seq_len|max_seq_len|context_length|sequence_length|max_length|ctx_len|n_ctx|seq_length)$",
-        "the context length: changing it changes what the metric measures",
-    ),
-    (
-        r"^((max|num|n|total|train)_?(iters?|steps|epochs|iterations|updates)|epochs|iterations|iters|steps|"
-        r"time_budget|max_time|budget|train_time|max_tokens|num_train_epochs)$",
-        "the training budget: more of it always looks better",
-    ),
-    (
-        r"^(gradient_accumulation_steps|grad_accum(_steps)?|accum_steps|accumulation_steps)$",
-        "the training budget (data per step): more of it always looks better",
-    ),
-    (
-        r"^(eval|log|save|print|checkpoint|ckpt|val|sample)_?(iters?|interval|every|freq|frequency|steps|batches)$",
-        "how often or how much it evaluates or logs, not how it learns",
-    ),
-    (r"(^|_)seed$|^random_state$|^rng$", "a seed: gitresearch varies the seed itself"),
-    (
-        r"^(num_workers|world_size|rank|local_rank|device|devices|gpu|gpus|n_gpu|num_gpus|port|num_threads|"
-        r"nproc|nodes|num_nodes|compile|fused|foreach|capturable|pin_memory|persistent_workers|"
-        r"non_blocking|inplace|batch_first|bias|affine|elementwise_affine|track_running_stats|"
-        r"bidirectional|verbose|debug|flash|use_flash|wandb_log|wandb|log|enabled)$",
-        "a machine or wiring setting, not a hyperparameter",
-    ),
-    (r"flops|mfu|^peak_", "a hardware figure used for reporting"),
-    (
-        r"^(test_size|val_size|train_size|val_split|validation_split|test_split|holdout|val_fraction|test_fraction)$",
-        "the evaluation split: changing it changes what is measured",
-    ),
-)
-
-
-def structural(name: str | None, value: Value) -> str | None:
-    """Why a literal named `name` is not searched by default; None when it is."""
-    word = _words(name)
-    if isinstance(value, str):
-        return "a string: give its `choices` in a [[knob]] to search it"
-    for pattern, reason in STRUCTURAL:
-        if _is(word, pattern):
-            return reason
-    return None
 
 
 class _Finder(cst.CSTVisitor):
