@@ -42,6 +42,7 @@ from gitresearch.store import Store
 
 CONFIRM_SEED_BASE = 100_000  # fresh seeds: CONFIRM_SEED_BASE + 100 * experiment + i
 MAX_CONSECUTIVE_REJECTIONS = 25
+NO_EFFECT_WARNING = 4  # experiments in a row equal to their parent before the console says so
 MAX_HYPOTHESIS = 300  # characters kept of a proposal's hypothesis (a commit subject)
 MAX_RATIONALE = 20_000
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
@@ -156,6 +157,8 @@ class Search:
         self.deadline = self.started + config.budget.wall_clock
         self.committed = 0
         self.consecutive_failures = 0
+        self.unchanged = 0  # experiments in a row that measured exactly their parent's value
+        self.warned_no_effect = False
         self.last_failure = ""
         self.consecutive_rejections = 0
         self.stop_reason = ""
@@ -568,6 +571,25 @@ class Search:
         exp = self.by_commit.get(parent)
         return exp.values(self.metric) if exp else []
 
+    def _watch_for_no_effect(self, exp: Experiment) -> None:
+        """Warn once when experiment after experiment measures exactly its parent's value: the
+        edits do not reach the benchmark (a value overridden by a config file or the command
+        line, a metric computed before training), and the search is burning its budget."""
+        measured = exp.values(self.metric, ("measure",))
+        parent = set(self.parent_values(exp.parent))
+        if measured and all(v in parent for v in measured):
+            self.unchanged += 1
+        else:
+            self.unchanged = 0
+        if self.unchanged == NO_EFFECT_WARNING and not self.warned_no_effect:
+            self.warned_no_effect = True
+            self._event(
+                f"warning: {NO_EFFECT_WARNING} experiments in a row measured exactly their parent's "
+                f"{self.metric} on the same seed: the edits may not reach the benchmark (a value set "
+                "again by a config file or a command-line argument, or a metric printed before "
+                "training). Check the command and `gitresearch check`, then Ctrl-C and fix it"
+            )
+
     def _phase_complete(self, exp: Experiment) -> None:
         """Every run of a phase is in: ask the rule, then carry out its verdict."""
         failed = next((m for m in exp.measurements if m.status != "ok"), None)
@@ -598,6 +620,8 @@ class Search:
                 self.exhausted = True
             return
         self.consecutive_failures = 0
+        if exp.phase != "confirm":
+            self._watch_for_no_effect(exp)
         if isinstance(verdict, Discard):
             self._decide(exp, "discarded", verdict.reason, verdict.test)
         elif isinstance(verdict, Confirm):

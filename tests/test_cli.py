@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 from tests.helpers.repos import TRAIN_PY, GitRepo, make_repo
@@ -14,6 +16,32 @@ def test_help_teaches_the_commands(repo: GitRepo) -> None:
     assert "check" in done.stdout and "init" in done.stdout
     check_help = repo.gitresearch("check", "--help")
     assert "--patch" in check_help.stdout and "Exit 0 accepted, 1" in check_help.stdout
+
+
+def test_the_lazy_command_table_matches_the_commands() -> None:
+    import click
+
+    from gitresearch.cli.main import COMMANDS, cli
+
+    ctx = click.Context(cli)
+    for name, (_, _, short) in COMMANDS.items():
+        command = cli.get_command(ctx, name)
+        assert command is not None and command.get_short_help_str(limit=300) == short, name
+
+
+def test_help_does_not_import_the_heavy_parts() -> None:
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import sys; from gitresearch.cli.main import main; main(['--help']); "
+            "print(sorted(m for m in ('openai', 'optuna', 'libcst', 'textual', 'git') if m in sys.modules))",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0 and done.stdout.strip().endswith("[]"), done.stdout[-300:] + done.stderr
 
 
 def test_check_lists_regions_protected_files_and_search_space(repo: GitRepo) -> None:
@@ -113,7 +141,10 @@ def test_init_writes_a_working_config(tmp_path: Path) -> None:
     text = repo.read("boundaries.toml")
     assert 'command = "python train.py"' in text
     assert 'metric = "val_loss"' in text
-    assert 'regions = ["LEARNING_RATE", "BETAS", "WARMUP_STEPS", "USE_BIAS", "configure_optimizer", "schedule"]' in text
+    assert (
+        'regions = ["LEARNING_RATE", "BETAS", "WARMUP_STEPS", "USE_BIAS", "configure_optimizer", "schedule"]'
+        in text
+    )
     assert "# not opened: STEPS (the training budget" in text
     assert 'paths = ["prepare.py"]' in text
     check = repo.gitresearch("check")

@@ -45,9 +45,8 @@ def test_negative_and_positional_literals() -> None:
     labels = {k.label: k.value for k in knobs_of(source, ["f"])}
     assert labels == {
         "f.k": 3,
-        "f.y": 0.5,
         "f.z": -0.5,
-    }  # unnamed arithmetic and positional args are not knobs
+    }  # arithmetic in a function (`y = g(...) * 0.5`) and positional args are not knobs
 
 
 def test_module_constants_count_whole() -> None:

@@ -123,3 +123,14 @@ def test_the_finder_reads_the_usual_ways_of_fixing_a_seed(tmp_path: Path) -> Non
         (7, "jax.random.PRNGKey(0)"),
     ]
     assert found[0].fix == 'torch.manual_seed(int(os.environ.get("GITRESEARCH_SEED", 42)))'
+
+
+def test_a_seed_made_of_a_literal_and_an_offset_is_found(tmp_path: Path) -> None:
+    repo = make_repo(
+        tmp_path / "r", {"train.py": "import torch\nseed_offset = 0\ntorch.manual_seed(1337 + seed_offset)\n"}
+    )
+    found = find_fixed_seeds(DirectorySource(repo.root), ["train.py"])
+    assert [f.render() for f in found] == [
+        "train.py:3: `torch.manual_seed(1337 + seed_offset)` fixes the seed; write "
+        '`torch.manual_seed(int(os.environ.get("GITRESEARCH_SEED", 1337)) + seed_offset)`'
+    ]

@@ -59,6 +59,18 @@ def _literal_int(node: cst.BaseExpression) -> bool:
     return isinstance(node, cst.UnaryOperation) and isinstance(node.expression, cst.Integer)
 
 
+def _seed_literal(node: cst.BaseExpression) -> cst.BaseExpression | None:
+    """The integer literal a seed is made of: the whole argument, or one operand of arithmetic
+    with a per-process offset (`1337 + seed_offset`, where the offset is the same every run)."""
+    if _literal_int(node):
+        return node
+    if isinstance(node, cst.BinaryOperation):
+        for side in (node.left, node.right):
+            if _literal_int(side):
+                return side
+    return None
+
+
 ENV_SEED = 'int(os.environ.get("GITRESEARCH_SEED", {value}))'
 
 
@@ -74,8 +86,9 @@ class _Finder(cst.CSTVisitor):
         line = self.get_metadata(PositionProvider, node).start.line
         if name and any(name == c or name.endswith("." + c) for c in SEEDING_CALLS):
             args = [a for a in node.args if a.keyword is None]
-            if args and _literal_int(args[0].value):
-                value = self.module.code_for_node(args[0].value)
+            literal = _seed_literal(args[0].value) if args else None
+            if literal is not None:  # `manual_seed(1337)`, or nanoGPT's `manual_seed(1337 + seed_offset)`
+                value = self.module.code_for_node(literal)
                 code = self.module.code_for_node(node)
                 self.found.append(
                     FixedSeed(self.path, line, code, code.replace(value, ENV_SEED.format(value=value), 1))

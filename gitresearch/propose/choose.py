@@ -10,16 +10,16 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING
 
 from gitresearch.boundaries.config import Config
 from gitresearch.boundaries.resolve import Boundaries
 from gitresearch.boundaries.sources import FileSource
 from gitresearch.errors import UsageError
-from gitresearch.propose.agent import LLMProposer
 from gitresearch.propose.base import Proposer
-from gitresearch.propose.hybrid import HybridProposer
-from gitresearch.propose.llm import ChatClient
-from gitresearch.propose.sweep import SweepProposer
+
+if TYPE_CHECKING:
+    from gitresearch.propose.agent import LLMProposer
 
 NO_KNOBS = (
     "the allowed regions hold no tunable literal, so the sweep has nothing to search; "
@@ -34,6 +34,11 @@ def make_proposer(
     say: Callable[[str], None],
     env: Mapping[str, str] | None = None,
 ) -> Proposer:
+    # Imported here, not at the top: the OpenAI client and Optuna cost a second to import,
+    # and only `start` needs them (`gitresearch --help` and `check` stay fast).
+    from gitresearch.propose.hybrid import HybridProposer
+    from gitresearch.propose.sweep import SweepProposer
+
     env = os.environ if env is None else env
     choice = config.search.proposer
     sweep = SweepProposer(boundaries, base_source, config.objective.direction, config.search.seed)
@@ -76,6 +81,9 @@ def _agent(
     say: Callable[[str], None],
     env: Mapping[str, str],
 ) -> LLMProposer:
+    from gitresearch.propose.agent import LLMProposer
+    from gitresearch.propose.llm import ChatClient
+
     assert config.agent is not None
     line = config.lines.get("agent.model") or config.lines.get("agent")
     label = f"{config.path.name}" + (f":{line}" if line else "") + " [agent]"

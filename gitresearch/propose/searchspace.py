@@ -300,6 +300,8 @@ class _Finder(cst.CSTVisitor):
             return  # inside a function, `0.5 * (1 + cos(x))` is arithmetic, not a hyperparameter
         if hint == "" and not isinstance(value, bool) and value in (0, 1, -1):
             return  # positional 0/1/-1: axes, counts, identities
+        if self._arith and self.named_only:
+            return  # `coeff = 0.5 * (1.0 + cos(x))` in a function: a formula, not a setting
         if self._arith and isinstance(value, int) and not isinstance(value, bool) and -1 <= value <= 2:
             return  # the `- 1` of a ceil-division, the `2 *` of a size: arithmetic, not a setting
         self.found.append((node, value, hint))
