@@ -68,13 +68,19 @@ def accepted_chain(ledger: Ledger, store: Store, run: str) -> list[ExperimentRow
 
 
 def run_batch(
-    executor: Executor, recorder: Recorder, jobs: Sequence[Job], deadline: float | None = None
+    executor: Executor,
+    recorder: Recorder,
+    jobs: Sequence[Job],
+    deadline: float | None = None,
+    on_event: Callable[[str], None] = lambda line: None,
 ) -> list[RunResult]:
     """Run `jobs` on every free slot, recording each measurement; results in completion order.
 
     At `deadline` (a time.time() value) nothing more is started and what runs is cancelled.
+    Each finished run is said on `on_event` (finalize can take as long as many experiments).
     """
     pending, results = list(jobs), []
+    started = time.time()
     while pending or executor.running():
         if deadline is not None and time.time() >= deadline:
             pending.clear()
@@ -86,6 +92,12 @@ def run_batch(
         for result in executor.wait_any(timeout=0.5):
             if recorder.finished(result) is not None:  # None: not one of this batch's jobs
                 results.append(result)
+                done, total = len(results), len(jobs)
+                left = (time.time() - started) / done * (total - done)
+                on_event(
+                    f"finalize: run {done}/{total} done (#{result.job.experiment:04d} left out, seed "
+                    f"{result.job.seed}){f'; about {left:.0f} s to go' if done < total else ''}"
+                )
     return results
 
 
@@ -220,7 +232,7 @@ def _ablate(
         stacks[c.experiment] = stack
         jobs += [Job(run, c.experiment, stack, seed, "ablation") for seed in range(runs)]
     on_event(f"finalize: leave-one-out ablation of {len(stacks)} change(s), {len(jobs)} run(s)")
-    results = run_batch(executor, recorder, jobs, deadline)
+    results = run_batch(executor, recorder, jobs, deadline, on_event)
     metric, direction = config.objective.metric, config.objective.direction
     for c in candidates:
         if c.experiment not in stacks:

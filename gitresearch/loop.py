@@ -30,6 +30,7 @@ from gitresearch.boundaries.config import Config
 from gitresearch.boundaries.resolve import Boundaries
 from gitresearch.boundaries.validator import Accepted, Validator
 from gitresearch.decide import Accept, Confirm, Discard, Evidence, Fail, Reapply, Rule, decide
+from gitresearch.display import better_or_worse
 from gitresearch.errors import GitResearchError
 from gitresearch.execute.base import Executor, Job, RunResult, Slot
 from gitresearch.execute.runner import read_log_tail
@@ -278,7 +279,8 @@ class Search:
                     self._handle(result)
                 self.on_tick(self)
             self._shutdown()
-        self.recorder.ended("stopped" if self.interrupted else "searched", self.proposer.usage())
+        ended_early = self.interrupted or self.base_failed or self.seed_ignored or self.tripped
+        self.recorder.ended("stopped" if ended_early else "searched", self.proposer.usage())
         accepted = [e.number for e in self.experiments.values() if e.status == "accepted"]
         base_values = self.parent_values(self.base)
         best = self.by_commit.get(self.incumbent)
@@ -323,6 +325,11 @@ class Search:
             for result in self.executor.wait_any(timeout=1.0):
                 self._handle(result)
         self.queue.clear()
+        if self.interrupted or self.tripped:  # in flight when stopped: `cancelled`, re-run on resume
+            for exp in self.experiments.values():
+                if exp.status in ("committed", "running") and exp.phase != "done":
+                    exp.status = "cancelled"
+                    self.recorder.changed(self._note(exp), exp.commit, "cancelled")
 
     def _baseline_done(self) -> bool:
         return len(self.baseline) >= self.config.search.baseline_runs
@@ -644,7 +651,7 @@ class Search:
             )
         exp.in_flight = self.config.search.confirm_runs
         self._event(
-            f"#{exp.number:04d} passes the gate ({gate.improvement:+.4g}); confirming on "
+            f"#{exp.number:04d} passes the gate ({better_or_worse(gate.improvement)}); confirming on "
             f"{self.config.search.confirm_runs} fresh seed(s)"
         )
 
@@ -692,7 +699,9 @@ class Search:
         self.recorder.changed(self._note(exp), exp.commit, status)
         self.proposer.observe(self._outcome(exp))
         mark = {"accepted": "ACCEPTED", "discarded": "discarded", "failed": "FAILED"}[status]
-        shown = f" ({delta:+.4g})" if delta is not None else ""
+        shown = (
+            f" ({self.metric} {mean(own):.4g}, {better_or_worse(gain)})" if gain is not None and own else ""
+        )
         self._event(f"#{exp.number:04d} {mark}{shown}: {exp.proposal.hypothesis} — {reason}")
 
     def _outcome(self, exp: Experiment) -> Outcome:

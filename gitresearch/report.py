@@ -13,15 +13,12 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+from gitresearch.display import better_or_worse, num, spread
 from gitresearch.errors import UsageError
 from gitresearch.runview import RunSummary
 from gitresearch.store import run_branch
 
-
-def _num(value: float | None, signed: bool = False) -> str:
-    if value is None:
-        return "–"
-    return f"{value:+.4g}" if signed else f"{value:.4g}"
+_num = num
 
 
 def render_markdown(d: RunSummary) -> str:
@@ -31,12 +28,13 @@ def render_markdown(d: RunSummary) -> str:
         out += [f"**Warning: the benchmarks of this run were not sandboxed.** Sandbox {d.sandbox}", ""]
     out.append(
         f"Objective: {d.direction} `{d.metric}` ({better} is better). "
-        f"Base `{d.base[:12]}`: {_num(d.base_mean)} ± {_num(d.base_spread)} over {d.base_runs} run(s)."
+        f"Base `{d.base[:12]}`: {_num(d.base_mean)} ± {spread(d.base_mean, d.base_spread)} over {d.base_runs} run(s)."
     )
     if d.best_experiment is not None:
-        gain = (d.best_mean or 0.0) - (d.base_mean or 0.0)
+        raw = (d.best_mean or 0.0) - (d.base_mean or 0.0)
+        gain = -raw if d.direction == "minimize" else raw
         out.append(
-            f"Best: experiment #{d.best_experiment:04d}, {_num(d.best_mean)} ({gain:+.4g} against the base)."
+            f"Best: experiment #{d.best_experiment:04d}, {_num(d.best_mean)} ({better_or_worse(gain)} than the base)."
         )
     else:
         out.append("No change beat the base beyond the noise.")
@@ -57,13 +55,13 @@ def render_markdown(d: RunSummary) -> str:
         out += ["None yet (no accepted change, or the run is not finalized: `gitresearch finalize`).", ""]
     else:
         out += [
-            "| rank | exp | contribution | Δ at acceptance | mean ± spread | runs | change | diffstat | take it |",
+            "| rank | exp | contribution | gain at acceptance | mean ± spread | runs | change | diffstat | take it |",
             "| ---: | ---: | ---: | ---: | --- | ---: | --- | --- | --- |",
         ]
         for c in d.candidates:
             out.append(
-                f"| {c.rank} | #{c.experiment:04d} | {_num(c.contribution, True)} | {_num(c.delta, True)} | "
-                f"{_num(c.mean)} ± {_num(c.spread)} | {c.runs} | {c.hypothesis} | {c.diffstat} | `{c.pick}` |"
+                f"| {c.rank} | #{c.experiment:04d} | {_num(c.contribution, True)} | {_num(c.gain, True)} | "
+                f"{_num(c.mean)} ± {spread(c.mean, c.spread)} | {c.runs} | {c.hypothesis} | {c.diffstat} | `{c.pick}` |"
             )
         out += [
             "",
@@ -78,13 +76,13 @@ def render_markdown(d: RunSummary) -> str:
     out += [
         "## Every experiment",
         "",
-        "| exp | status | mean ± spread | Δ parent | Δ base | runs | time | proposer | hypothesis | why |",
+        "| exp | status | mean ± spread | gain vs parent | gain vs base | runs | time | proposer | hypothesis | why |",
         "| ---: | --- | --- | ---: | ---: | ---: | ---: | --- | --- | --- |",
     ]
     for e in d.measured:
         out.append(
-            f"| #{e.number:04d} | {e.status} | {_num(e.mean)} ± {_num(e.spread)} | {_num(e.delta_parent, True)} | "
-            f"{_num(e.delta_base, True)} | {e.runs} | {e.seconds:.0f}s | {e.proposer} | {e.hypothesis} | "
+            f"| #{e.number:04d} | {e.status} | {_num(e.mean)} ± {spread(e.mean, e.spread)} | "
+            f"{_num(e.gain_parent, True)} | {_num(e.gain_base, True)} | {e.runs} | {e.seconds:.0f}s | {e.proposer} | {e.hypothesis} | "
             f"{e.reason.replace('|', '/')} |"
         )
     return "\n".join(out) + "\n"

@@ -36,6 +36,8 @@ class ExperimentSummary:
     spread: float | None
     delta_parent: float | None  # mean minus its parent's mean, at the decision
     delta_base: float | None  # mean minus the base's mean
+    gain_parent: float | None = None  # the same, as an improvement: positive is better, either direction
+    gain_base: float | None = None
     runs: int  # successful measurements (paired and fresh seeds)
     seconds: float  # benchmark time spent on it
     proposer: str
@@ -60,12 +62,14 @@ class CandidateSummary:
     commit: str
     hypothesis: str
     delta: float | None
-    contribution: float | None
+    contribution: float | None  # what leaving it out costs: positive is better, like `gain`
     contribution_note: str
     mean: float | None
     spread: float | None
     runs: int
     diffstat: str
+
+    gain: float | None = None  # `delta` as an improvement: positive is better
 
     @property
     def pick(self) -> str:
@@ -173,14 +177,32 @@ def load_run(store: Store, ledger: Ledger, run: str) -> RunSummary:
         if exp.commit is not None and exp.commit == refs.best:
             summary.best_mean, summary.best_experiment = m_, exp.number
     sign = 1.0 if direction == "minimize" else -1.0
+    # best mean first; at an equal mean an accepted change before one that was not
     ranked = sorted(
-        (sign * e.mean, e.number) for e in summary.experiments if e.mean is not None and e.status != "failed"
+        (sign * e.mean, e.status != "accepted", e.number)
+        for e in summary.experiments
+        if e.mean is not None and e.status != "failed"
     )
-    ranks = {number: i + 1 for i, (_, number) in enumerate(ranked)}
-    summary.experiments = [replace(e, rank=ranks.get(e.number)) for e in summary.experiments]
+    ranks = {number: i + 1 for i, (_, _, number) in enumerate(ranked)}
+    summary.experiments = [
+        replace(
+            e,
+            rank=ranks.get(e.number),
+            gain_parent=_gain(sign, e.delta_parent),
+            gain_base=_gain(sign, e.delta_base),
+        )
+        for e in summary.experiments
+    ]
     if refs.candidates:
-        summary.candidates = _candidates(store, refs.base, refs.candidates)
+        summary.candidates = [
+            replace(c, gain=_gain(sign, c.delta)) for c in _candidates(store, refs.base, refs.candidates)
+        ]
     return summary
+
+
+def _gain(sign: float, delta: float | None) -> float | None:
+    """A difference of means as an improvement (positive is better, whatever the direction)."""
+    return None if delta is None else -sign * delta
 
 
 def _llm_usage(store: Store, base: str, run: str) -> dict[str, Any]:

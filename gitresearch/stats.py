@@ -153,7 +153,7 @@ def compare(
         reason = f"improves by {gain:.4g} > {threshold:.4g} (t{level} × se {se:.3g}, min_improvement {min_improvement:g})"
     elif gain <= 0:
         reason = (
-            f"no better than its parent ({-gain:+.4g} worse)" if gain < 0 else "no change from its parent"
+            f"no better than its parent (worse by {-gain:.4g})" if gain < 0 else "no change from its parent"
         )
     else:
         reason = f"improvement {gain:.4g} is within the noise (needed > {threshold:.4g})"

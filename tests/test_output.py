@@ -112,3 +112,16 @@ def test_a_failing_base_shows_the_end_of_its_log(tmp_path: Path) -> None:
     assert (
         "FileNotFoundError" in done.stderr and "data/shard_0.txt" in done.stderr
     )  # the traceback, on the console
+
+
+def test_resume_keeps_the_budget_the_run_started_with(tmp_path: Path) -> None:
+    repo = chatty_repo(tmp_path)
+    first = repo.gitresearch("start", "--name", "p", "--experiments", "2", "--no-finalize")
+    assert first.returncode == 0, first.stderr[-2000:]
+    again = repo.gitresearch("start", "--resume", "p")  # the config says 4; the run was started with 2
+    assert again.returncode == 0, again.stderr[-2000:]
+    assert "resuming p with the run's own budget: 2 experiment(s) (2 done)" in again.stderr
+    assert len([e for e in ledger_of(repo).experiments("p") if e.commit]) == 2
+    more = repo.gitresearch("start", "--resume", "p", "--experiments", "3")
+    assert "resuming p with the run's wall clock budget: 3 experiment(s) (2 done)" in more.stderr
+    assert len([e for e in ledger_of(repo).experiments("p") if e.commit]) == 3

@@ -41,15 +41,27 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
         "report",
         "The ranked candidates (with the cherry-pick command), then every experiment.",
     ),
-    "review": ("gitresearch.cli.runs", "review", "Browse a run in the terminal and cherry-pick its winners (the latest run by default)."),
-    "pick": ("gitresearch.cli.runs", "pick", "Cherry-pick winners onto your current branch (`git cherry-pick`)."),
+    "review": (
+        "gitresearch.cli.runs",
+        "review",
+        "Browse a run in the terminal and cherry-pick its winners (the latest run by default).",
+    ),
+    "pick": (
+        "gitresearch.cli.runs",
+        "pick",
+        "Cherry-pick winners onto your current branch (`git cherry-pick`).",
+    ),
     "finalize": (
         "gitresearch.cli.runs",
         "finalize_cmd",
         "Measure each accepted change by leave-one-out ablation and rebuild the candidates branch.",
     ),
     "runs": ("gitresearch.cli.runs", "runs", "Every run in this repository, newest last."),
-    "prune": ("gitresearch.cli.runs", "prune", "Delete a run's branches and notes (or only its losers' branches)."),
+    "prune": (
+        "gitresearch.cli.runs",
+        "prune",
+        "Delete a run's branches and notes (or only its losers' branches).",
+    ),
 }
 
 

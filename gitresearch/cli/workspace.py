@@ -116,6 +116,7 @@ class Workspace:
     ledger: Ledger
     boundaries: Boundaries
     config: Config
+    overrides: Overrides = Overrides()
 
 
 def open_workspace(root: Path, config_file: Path | None, overrides: Overrides = Overrides()) -> Workspace:
@@ -126,7 +127,34 @@ def open_workspace(root: Path, config_file: Path | None, overrides: Overrides = 
     config = apply_overrides(boundaries.config, overrides)
     boundaries = dataclasses.replace(boundaries, config=config)
     ledger = Ledger(store.ledger_path)
-    return Workspace(root, store, ledger, boundaries, config)
+    return Workspace(root, store, ledger, boundaries, config, overrides)
+
+
+def resumed_budget(ws: Workspace, run: str, say: Callable[[str], None]) -> Workspace:
+    """`ws` with the budget the run was started with, unless this command overrides it; says which."""
+    row = ws.ledger.run(run)
+    meta = row.meta if row is not None else {}
+    budget = ws.config.budget
+    kept = []
+    if ws.overrides.experiments is None and isinstance(meta.get("budget_experiments"), int):
+        budget = dataclasses.replace(budget, experiments=int(meta["budget_experiments"]))
+        kept.append("experiments")
+    if ws.overrides.wall_clock is None and isinstance(meta.get("wall_clock"), (int, float)):
+        budget = dataclasses.replace(budget, wall_clock=float(meta["wall_clock"]))
+        kept.append("wall clock")
+    done = len([e for e in ws.ledger.experiments(run) if e.commit])
+    origin = (
+        "the run's own" if len(kept) == 2 else ("the run's " + ", ".join(kept) if kept else "this command's")
+    )
+    say(
+        f"resuming {run} with {origin} budget: {budget.experiments} experiment(s) ({done} done), "
+        f"{format_duration(budget.wall_clock)} of wall clock from now"
+        + ("" if len(kept) == 2 else "; --experiments/--time set the rest")
+    )
+    config = dataclasses.replace(ws.config, budget=budget)
+    return dataclasses.replace(
+        ws, config=config, boundaries=dataclasses.replace(ws.boundaries, config=config)
+    )
 
 
 def open_for_reading(root: Path) -> tuple[Store, Ledger]:
@@ -239,6 +267,7 @@ def run_search(
             if refs is None:
                 raise UsageError(f'no run named "{name}" to resume; `gitresearch runs` lists them')
             base = refs.base
+            ws = resumed_budget(ws, name, say)
         sandboxed, why = sandbox_decision(ws.config)
         executor = make_executor(ws, say, (sandboxed, why))
         try:

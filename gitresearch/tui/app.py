@@ -31,7 +31,7 @@ from gitresearch.store import Store
 from gitresearch.tui.leaderboard import COLUMNS, Heading, Leaderboard
 from gitresearch.tui.messages import DetailLoaded, Failed, PickEnded, PickReady, RunReloaded
 from gitresearch.tui.screens import ChartScreen, ConfirmPick, DetailScreen, HelpScreen
-from gitresearch.tui.style import FILTERS, num
+from gitresearch.tui.style import FILTERS, num, spread
 
 
 def open_readers(root: Path) -> tuple[Store, Ledger]:
@@ -266,7 +266,7 @@ class ReviewApp(App[None]):
                 "rank",
                 "exp",
                 "contribution",
-                "Δ at acceptance",
+                "gain at acceptance",
                 "mean ± spread",
                 "change",
                 "commit",
@@ -277,8 +277,8 @@ class ReviewApp(App[None]):
                     str(c.rank),
                     f"#{c.experiment:04d}",
                     num(c.contribution, True),
-                    num(c.delta, True),
-                    f"{num(c.mean)} ± {num(c.spread)}",
+                    num(c.gain, True),
+                    f"{num(c.mean)} ± {spread(c.mean, c.spread)}",
                     c.hypothesis,
                     c.commit[:12],
                 )

@@ -26,7 +26,7 @@ from textual.strip import Strip
 from textual.widgets import Static
 
 from gitresearch.runview import ExperimentSummary
-from gitresearch.tui.style import STATUS_STYLE, num, seconds
+from gitresearch.tui.style import STATUS_STYLE, num, seconds, spread
 
 Row = ExperimentSummary
 
@@ -61,24 +61,24 @@ COLUMNS: tuple[Column, ...] = (
         "mean ± spread",
         18,
         True,
-        lambda r: f"{num(r.mean)} ± {num(r.spread)}" if r.spread is not None else num(r.mean),
-        lambda r: _none_last(r.mean),
+        lambda r: f"{num(r.mean)} ± {spread(r.mean, r.spread)}" if r.spread is not None else num(r.mean),
+        lambda r: (_none_last(r.mean), r.status != "accepted"),
     ),
     Column(
-        "delta_base",
-        "Δ base",
+        "gain_base",
+        "gain base",
         10,
         True,
-        lambda r: num(r.delta_base, True),
-        lambda r: _none_last(r.delta_base),
+        lambda r: num(r.gain_base, True),
+        lambda r: _none_last(None if r.gain_base is None else -r.gain_base),
     ),
     Column(
-        "delta_parent",
-        "Δ parent",
+        "gain_parent",
+        "gain parent",
         10,
         True,
-        lambda r: num(r.delta_parent, True),
-        lambda r: _none_last(r.delta_parent),
+        lambda r: num(r.gain_parent, True),
+        lambda r: _none_last(None if r.gain_parent is None else -r.gain_parent),
     ),
     Column("runs", "runs", 5, True, lambda r: str(r.runs), lambda r: r.runs),
     Column("seconds", "time", 7, True, lambda r: seconds(r.seconds), lambda r: r.seconds),

@@ -74,7 +74,9 @@ class DetailScreen(Screen[None]):
         lines = Text()
         row = info.experiment
         lines.append(f"mean {num(row.mean)} ± {num(row.spread)} over {row.runs} run(s); ")
-        lines.append(f"Δ parent {num(row.delta_parent, True)}, Δ base {num(row.delta_base, True)}\n")
+        lines.append(
+            f"gain vs parent {num(row.gain_parent, True)}, vs base {num(row.gain_base, True)} (positive is better)\n"
+        )
         d = info.decision
         if d:
             lines.append("decision: ", style="bold")

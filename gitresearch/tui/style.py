@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-import math
-
 from rich.style import Style
+
+from gitresearch.display import num as num  # the one number format, re-exported
+from gitresearch.display import spread as spread
 
 STATUS_STYLE = {
     "accepted": Style(color="green", bold=True),
@@ -19,12 +20,6 @@ STATUS_STYLE = {
 }
 # The status filter cycles through these (f); "running" also shows committed and measured ones.
 FILTERS = ("all", "accepted", "discarded", "failed", "rejected", "running", "cancelled")
-
-
-def num(value: float | None, signed: bool = False) -> str:
-    if value is None or not math.isfinite(value):
-        return "—"
-    return f"{value:+.4g}" if signed else f"{value:.4g}"
 
 
 def seconds(value: float) -> str:
