@@ -179,6 +179,9 @@ def test_structural_literals_are_found_but_not_searched() -> None:
     assert "hardware" in why["PEAK_FLOPS"]
     assert "only printed" in why["BASELINE_TPUT"]
     assert "choices" in why["ACTIVATION"]
+    # a constant the metric line computes with is a knob, printed or not
+    metric_line = knobs_of('LR = 0.01\nprint(f"loss: {(LR - 0.1) ** 2:.4f}")\n', ["LR"])
+    assert [k.skip for k in metric_line] == [None]
     assert "causality" in why["attend.is_causal"]
     assert "dimension" in why["attend.dim0"] and "dimension" in why["attend.dim"]
     assert "wiring" in why["attend.fused"]

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import itertools
 import json
 import math
 from collections.abc import Sequence
@@ -420,27 +421,11 @@ class _Uses(cst.CSTVisitor):
         self._reporting = 0
 
     def visit_Call(self, node: cst.Call) -> None:
-        func = node.func
-        name = (
-            func.attr.value
-            if isinstance(func, cst.Attribute)
-            else func.value
-            if isinstance(func, cst.Name)
-            else ""
-        )
-        if name in _REPORTING:
+        if _reports(node):
             self._reporting += 1
 
     def leave_Call(self, original_node: cst.Call) -> None:
-        func = original_node.func
-        name = (
-            func.attr.value
-            if isinstance(func, cst.Attribute)
-            else func.value
-            if isinstance(func, cst.Name)
-            else ""
-        )
-        if name in _REPORTING:
+        if _reports(original_node):
             self._reporting -= 1
 
     def visit_Assign(self, node: cst.Assign) -> bool:
@@ -451,6 +436,34 @@ class _Uses(cst.CSTVisitor):
         self.reads[node.value] = self.reads.get(node.value, 0) + 1
         if self._reporting:
             self.printed[node.value] = self.printed.get(node.value, 0) + 1
+
+
+def _call_name(node: cst.Call) -> str:
+    func = node.func
+    if isinstance(func, cst.Attribute):
+        return func.attr.value
+    return func.value if isinstance(func, cst.Name) else ""
+
+
+def _reports(node: cst.Call) -> bool:
+    """A print or log call that only reports: not one that prints a `name: value` metric line
+    (`print(f"loss: {(log10(LR) + 1) ** 2}")` computes the metric from LR)."""
+    if _call_name(node) not in _REPORTING:
+        return False
+    for arg in node.args:
+        value = arg.value
+        if isinstance(value, cst.SimpleString) and str(value.evaluated_value).rstrip().endswith((":", "=")):
+            return False
+        if isinstance(value, cst.FormattedString):
+            parts = value.parts
+            for before, after in itertools.pairwise(parts):
+                if (
+                    isinstance(before, cst.FormattedStringText)
+                    and before.value.rstrip().endswith((":", "="))
+                    and isinstance(after, cst.FormattedStringExpression)
+                ):
+                    return False
+    return True
 
 
 def _printed_only(module: cst.Module) -> set[str]:
