@@ -235,6 +235,9 @@ class Search:
             self.by_commit[exp.commit] = exp
             self.trees[self.store.tree_of(exp.commit)] = exp.number
             self.committed += 1
+            if exp.status == "cancelled":  # stopped in flight: it runs again from where it was
+                exp.status = "committed"
+                self.recorder.changed(self._note(exp), exp.commit, "committed")
             if exp.status in ("accepted", "discarded", "failed"):
                 exp.phase = "done"
                 self.proposer.observe(self._outcome(exp))

@@ -120,6 +120,7 @@ class Harness:
                 repo.root,
                 ("prepare.py",),
                 sandboxed=sandboxed,
+                links=boundaries.config.objective.link,  # what `start` expands the globs to
                 grace=0.5,
                 log_head=4096,
                 log_tail=4096,

@@ -182,6 +182,8 @@ def test_structural_literals_are_found_but_not_searched() -> None:
     # a constant the metric line computes with is a knob, printed or not
     metric_line = knobs_of('LR = 0.01\nprint(f"loss: {(LR - 0.1) ** 2:.4f}")\n', ["LR"])
     assert [k.skip for k in metric_line] == [None]
+    computed = knobs_of("import math\nM = 0.5\nloss = math.log(1 - M)\nprint(loss)\n", ["M"])
+    assert [k.skip for k in computed] == [None]  # math.log is arithmetic, not a log line
     assert "causality" in why["attend.is_causal"]
     assert "dimension" in why["attend.dim0"] and "dimension" in why["attend.dim"]
     assert "wiring" in why["attend.fused"]

@@ -25,6 +25,7 @@ import difflib
 import itertools
 import json
 import math
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -138,7 +139,9 @@ def space_range(value: Value, name: str | None = None) -> tuple[float, float, Sc
             return 0.0, max(0.5, min(0.9, value * 2)), "linear"
         if matches(word, MOMENTUM) and value < 1:
             gap = 1.0 - value
-            return max(0.0, 1.0 - min(max(0.5, gap * 2), gap * 100)), 1.0 - gap / 10, "log1m"
+            # from a tenth of the gap to a hundred times it; a momentum below 0.5 may go to 0
+            reach = min(0.5, gap * 100) if value >= 0.5 else min(0.99, gap * 2)
+            return max(0.0, 1.0 - reach), 1.0 - gap / 10, "log1m"
     if isinstance(value, float) and value == 0.0:
         if matches(word, DROPOUT):
             return 0.0, 0.5, "linear"
@@ -448,8 +451,14 @@ def _call_name(node: cst.Call) -> str:
 def _reports(node: cst.Call) -> bool:
     """A print or log call that only reports: not one that prints a `name: value` metric line
     (`print(f"loss: {(log10(LR) + 1) ** 2}")` computes the metric from LR)."""
-    if _call_name(node) not in _REPORTING:
+    name = _call_name(node)
+    if name not in _REPORTING:
         return False
+    func = node.func
+    if name == "log" and isinstance(func, cst.Attribute):
+        receiver = cst.Module([]).code_for_node(func.value).lower()
+        if not re.search(r"log|wandb|writer|tracker|run|experiment|self", receiver):
+            return False  # math.log, np.log, torch.log: arithmetic, not a log line
     for arg in node.args:
         value = arg.value
         if isinstance(value, cst.SimpleString) and str(value.evaluated_value).rstrip().endswith((":", "=")):

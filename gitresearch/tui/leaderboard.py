@@ -75,7 +75,7 @@ COLUMNS: tuple[Column, ...] = (
     Column(
         "gain_parent",
         "gain parent",
-        10,
+        11,
         True,
         lambda r: num(r.gain_parent, True),
         lambda r: _none_last(None if r.gain_parent is None else -r.gain_parent),
