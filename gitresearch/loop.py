@@ -85,7 +85,7 @@ class Snapshot:
     seconds_left: float
     metric: str
     best: float | None
-    delta: float | None  # the best's mean minus the base's
+    gain: float | None  # how much better the best's mean is than the base's (positive: better)
     best_number: int | None
     running: Mapping[str, tuple[Job, Slot]]
     slots: tuple[Slot, ...]
@@ -754,7 +754,7 @@ class Search:
             seconds_left=self.deadline - time.time(),
             metric=self.metric,
             best=best,
-            delta=delta,
+            gain=None if delta is None else (-delta if self.direction == "minimize" else delta),
             best_number=number,
             running=dict(self.executor.running()),
             slots=tuple(self.executor.slots),

@@ -4,16 +4,20 @@ from __future__ import annotations
 
 import math
 
+import pytest
+
+from gitresearch.errors import UsageError
 from gitresearch.propose.searchspace import Value, space_range
-from gitresearch.propose.sweep import Dim, SweepEngine
+from gitresearch.propose.sweep import GP_MAX_KNOBS, Dim, SweepEngine, gp_available, model_name
 
 
-def engine(initial: dict[str, Value], seed: int = 0) -> SweepEngine:
+def engine(initial: dict[str, Value], seed: int = 0, model: str = "tpe") -> SweepEngine:
+    """The engine with TPE by default: the exact trajectories below are TPE's."""
     dims = []
     for label, value in initial.items():
         kind = "bool" if isinstance(value, bool) else ("int" if isinstance(value, int) else "float")
         dims.append(Dim(label, kind, *space_range(value)))
-    return SweepEngine(dims, initial, "minimize", seed)
+    return SweepEngine(dims, initial, "minimize", seed, model)
 
 
 def drive(e: SweepEngine, f: object, n: int) -> list[tuple[dict[str, Value], str, bool]]:
@@ -72,3 +76,26 @@ def test_values_are_rounded_like_a_person_would_write_them() -> None:
         b, r = float(beta.from_unit(u)), float(lr.from_unit(u))
         assert b < 1.0 and abs((1 - b) - float(f"{1 - b:.3g}")) < 1e-12  # three digits of the gap to 1
         assert r == float(f"{r:.3g}")
+
+
+def test_the_model_is_a_gaussian_process_when_it_can_be() -> None:
+    assert model_name(5, "tpe") == "TPE"
+    if not gp_available():
+        assert model_name(5) == "TPE"
+        with pytest.raises(UsageError, match="needs torch and scipy"):
+            model_name(5, "gp")
+        return
+    assert (
+        model_name(5) == "GP"
+        and model_name(GP_MAX_KNOBS + 1) == "TPE"
+        and model_name(GP_MAX_KNOBS + 1, "gp") == "GP"
+    )
+    e = engine({"A": 0.1, "B": 10, "C": 0.5}, seed=1, model="auto")
+    assert e.model == "GP"
+
+    def f(x: dict[str, Value]) -> float:
+        return (math.log10(float(x["A"])) + 0.5) ** 2 + (math.log10(float(x["B"])) - 1.6) ** 2
+
+    log = drive(e, f, 20)
+    assert any(how == "GP suggestion" for _, how, _ in log)
+    assert f(e.incumbent) < 0.05 < f({"A": 0.1, "B": 10, "C": 0.5})

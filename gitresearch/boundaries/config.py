@@ -30,6 +30,7 @@ CONFIG_NAME = "boundaries.toml"
 
 Direction = Literal["minimize", "maximize"]
 ProposerName = Literal["sweep", "llm", "hybrid", "auto"]
+SweepModel = Literal["auto", "gp", "tpe"]
 SandboxMode = Literal["auto", "required", "off"]
 KnobScale = Literal["log", "linear", "log1m", "int", "log-int"]
 KnobValue = int | float | bool | str
@@ -59,6 +60,7 @@ class SearchConfig:
     baseline_runs: int = 3
     confirm_runs: int = 2
     seed: int = 0
+    model: SweepModel = "auto"  # the sweep's model: a Gaussian process when it can, else TPE
 
 
 @dataclass(frozen=True)
@@ -363,12 +365,13 @@ def _pattern(t: _Table) -> str | None:
 
 
 def _search(t: _Table) -> SearchConfig:
-    t.check_keys(("proposer", "baseline_runs", "confirm_runs", "seed"))
+    t.check_keys(("proposer", "baseline_runs", "confirm_runs", "seed", "model"))
     return SearchConfig(
         proposer=cast(ProposerName, t.choice("proposer", get_args(ProposerName), "auto")),
         baseline_runs=t.integer("baseline_runs", 3, 1),
         confirm_runs=t.integer("confirm_runs", 2, 0),
         seed=t.integer("seed", 0, 0),
+        model=cast(SweepModel, t.choice("model", get_args(SweepModel), "auto")),
     )
 
 

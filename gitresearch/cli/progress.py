@@ -2,7 +2,7 @@
 
 Events (an experiment accepted, a failure, the base's noise) are printed as timestamped
 lines. On a terminal, one status line below them is redrawn every second: experiments
-done of the budget, time left, the best so far with its delta, and what each slot runs.
+done of the budget, time left, the best so far with its gain, and what each slot runs.
 When stderr is not a terminal (a log file, CI) the status line is printed every 30 s.
 """
 
@@ -59,7 +59,7 @@ class Progress:
 
 def status_line(snap: Snapshot) -> str:
     done, budget, seconds_left, llm_usd = snap.done, snap.budget, snap.seconds_left, snap.llm_usd
-    metric, best, delta, best_number = snap.metric, snap.best, snap.delta, snap.best_number
+    metric, best, gain, best_number = snap.metric, snap.best, snap.gain, snap.best_number
     running, slots, started = snap.running, snap.slots, snap.started
     parts = [f"[{done}/{budget}]", f"{format_duration(max(seconds_left, 0))} left"]
     if llm_usd is not None:
@@ -67,8 +67,8 @@ def status_line(snap: Snapshot) -> str:
     if best is not None:
         where = f"#{best_number:04d}" if best_number else "base"
         parts.append(
-            f"best {metric} {best:.4g} ({delta:+.3g}, {where})"
-            if delta
+            f"best {metric} {best:.4g} ({where}, better by {gain:.3g})"
+            if gain
             else f"best {metric} {best:.4g} ({where})"
         )
     busy = {slot.name: job for job, slot in running.values()}

@@ -41,7 +41,9 @@ def make_proposer(
 
     env = os.environ if env is None else env
     choice = config.search.proposer
-    sweep = SweepProposer(boundaries, base_source, config.objective.direction, config.search.seed)
+    sweep = SweepProposer(
+        boundaries, base_source, config.objective.direction, config.search.seed, config.search.model
+    )
     if choice == "sweep":
         if sweep.size == 0:
             raise UsageError(NO_KNOBS)
@@ -60,12 +62,12 @@ def make_proposer(
         return HybridProposer(agent, sweep if sweep.size else None)
     # auto
     if config.agent is None:
-        say("proposer: sweep (no [agent] configured)")
+        say(f"proposer: sweep ({sweep.describe()}; no [agent] configured)")
     else:
         try:
             agent = _agent(config, boundaries, base_source, say, env)
         except UsageError as e:
-            say(f"proposer: sweep (the [agent] is not usable: {e})")
+            say(f"proposer: sweep ({sweep.describe()}; the [agent] is not usable: {e})")
         else:
             say(f"proposer: hybrid ({agent.client.model} at {agent.client.where}, and the sweep)")
             return HybridProposer(agent, sweep if sweep.size else None)

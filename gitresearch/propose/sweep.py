@@ -9,9 +9,11 @@ cherry-pickable commit ("set BETAS[1] to 0.95"):
    step the same way, a line search, and when that search is accepted at the edge of the
    range the range is pushed out (a decade on a log scale, three times at most) and the
    step past the edge is queued after the other knobs' probes;
-2. then, alternately, Optuna's TPE (multivariate, fitted on every measured assignment)
-   suggests a point and the 1 to 3 knobs where it differs most from the incumbent are
-   moved there; or a local Gaussian move of one or two knobs around the incumbent.
+2. then, alternately, a model fitted on every measured assignment suggests a point and the
+   1 to 3 knobs where it differs most from the incumbent are moved there; or a local
+   Gaussian move of one or two knobs around the incumbent. The model is Optuna's
+   Gaussian-process sampler (noisy observations, `model_name`) when torch and scipy are
+   installed and the space has at most `GP_MAX_KNOBS` knobs, its TPE otherwise.
 
 Everything random comes from one seed, so with one slot the same seed gives the same
 sequence of proposals. `SweepEngine` knows nothing of git, so the search-efficiency bench
@@ -21,6 +23,7 @@ drives it on synthetic objectives; `SweepProposer` binds it to the repository's 
 from __future__ import annotations
 
 import dataclasses
+import importlib.util
 import math
 import random
 from collections import deque
@@ -35,6 +38,7 @@ from optuna.trial import TrialState, create_trial
 from gitresearch.boundaries.resolve import Boundaries
 from gitresearch.boundaries.sources import FileSource
 from gitresearch.boundaries.validator import Violation
+from gitresearch.errors import UsageError
 from gitresearch.propose.base import Context, Outcome, Proposal
 from gitresearch.propose.searchspace import Knob, Value, boundary_knobs
 from gitresearch.stats import Direction
@@ -42,6 +46,23 @@ from gitresearch.stats import Direction
 SCREEN_STEP = 0.3
 LOCAL_SIGMA = 0.15
 MAX_WIDENINGS = 3  # how often one knob's range may be pushed past an edge
+GP_MAX_KNOBS = 40  # beyond, a Gaussian process's fit and acquisition get slow; TPE scales
+
+
+def gp_available() -> bool:
+    """Optuna's GPSampler needs torch and scipy."""
+    return all(importlib.util.find_spec(m) is not None for m in ("torch", "scipy"))
+
+
+def model_name(knobs: int, wanted: str = "auto") -> str:
+    """The model for a space of `knobs` knobs: "GP" or "TPE" (`wanted`: [search] model)."""
+    if wanted == "tpe":
+        return "TPE"
+    if not gp_available():
+        if wanted == "gp":
+            raise UsageError('[search] model = "gp" needs torch and scipy: pip install scipy torch')
+        return "TPE"
+    return "GP" if wanted == "gp" or knobs <= GP_MAX_KNOBS else "TPE"
 
 
 @dataclass(frozen=True)
@@ -119,7 +140,12 @@ class SweepEngine:
     """Proposes changes of a few knobs at a time; learns from every measured assignment."""
 
     def __init__(
-        self, dims: Sequence[Dim], incumbent: Mapping[str, Value], direction: Direction, seed: int
+        self,
+        dims: Sequence[Dim],
+        incumbent: Mapping[str, Value],
+        direction: Direction,
+        seed: int,
+        model: str = "auto",
     ) -> None:
         optuna.logging.set_verbosity(optuna.logging.WARNING)
         self.dims = {d.label: d for d in dims}
@@ -129,6 +155,8 @@ class SweepEngine:
         self.seed = seed
         self.history: list[tuple[dict[str, Value], float | None]] = []
         self.widenings: dict[str, int] = {}
+        self.wanted = model
+        self.model = model_name(len(self.dims), model)
         self.study = self._new_study()
         self.seen: set[tuple[Any, ...]] = {self._key(self.incumbent)}
         order = list(self.dims)
@@ -140,12 +168,19 @@ class SweepEngine:
         self.turn = 0
 
     def _new_study(self) -> optuna.Study:
-        return optuna.create_study(
-            direction=self.direction,
-            sampler=optuna.samplers.TPESampler(
+        sampler: optuna.samplers.BaseSampler
+        if self.model == "GP":
+            sampler = optuna.samplers.GPSampler(
+                seed=self.seed,
+                n_startup_trials=max(5, len(self.dims) // 2),
+                deterministic_objective=False,  # seed noise: fitted as noise, not taken as truth
+                warn_independent_sampling=False,
+            )
+        else:
+            sampler = optuna.samplers.TPESampler(
                 seed=self.seed, multivariate=True, n_startup_trials=max(5, len(self.dims) // 2)
-            ),
-        )
+            )
+        return optuna.create_study(direction=self.direction, sampler=sampler)
 
     def _add_trial(self, assignment: Mapping[str, Value], value: float | None) -> None:
         params = {
@@ -164,7 +199,7 @@ class SweepEngine:
     def _widen(self, label: str, upward: bool) -> None:
         """A line search reached the edge of the range and paid off there: push the edge out.
 
-        TPE learns in the unit cube, so its history is replayed on the new ranges.
+        The model learns in the unit cube, so its history is replayed on the new ranges.
         """
         if self.widenings.get(label, 0) >= MAX_WIDENINGS:
             return
@@ -220,9 +255,9 @@ class SweepEngine:
         if not self.dims:
             return None
         self.turn += 1
-        return self._tpe() if self.turn % 2 else self._local()
+        return self._suggest() if self.turn % 2 else self._local()
 
-    def _tpe(self) -> tuple[dict[str, Value], str]:
+    def _suggest(self) -> tuple[dict[str, Value], str]:
         trial = self.study.ask({label: d.distribution() for label, d in self.dims.items()})
         self.study.tell(trial, state=TrialState.FAIL)  # only a suggestion; the measurement is added later
         gaps = sorted(
@@ -234,7 +269,7 @@ class SweepEngine:
         k = self.rng.choice((1, 1, 2, 2, 3))
         return {
             label: self.dims[label].from_unit(float(trial.params[label])) for label in gaps[:k]
-        }, "TPE suggestion"
+        }, f"{self.model} suggestion"
 
     def _local(self) -> tuple[dict[str, Value], str]:
         labels = self.rng.sample(list(self.dims), k=min(len(self.dims), self.rng.choice((1, 1, 2))))
@@ -287,16 +322,33 @@ class SweepProposer:
     stopped = ""  # it stops when the engine has nothing new, which needs no explanation
 
     def __init__(
-        self, boundaries: Boundaries, base_source: FileSource, direction: Direction, seed: int
+        self,
+        boundaries: Boundaries,
+        base_source: FileSource,
+        direction: Direction,
+        seed: int,
+        model: str = "auto",
     ) -> None:
         self.boundaries = boundaries
         knobs = boundary_knobs(boundaries, base_source)
-        self.engine = SweepEngine(dims_from_knobs(knobs), {k.label: k.value for k in knobs}, direction, seed)
+        self.engine = SweepEngine(
+            dims_from_knobs(knobs), {k.label: k.value for k in knobs}, direction, seed, model
+        )
         self.paths = {k.label: k.path for k in knobs}
 
     @property
     def size(self) -> int:
         return len(self.paths)
+
+    def describe(self) -> str:
+        """Which model suggests points, and how to get the better one."""
+        if self.engine.model == "GP":
+            return "Gaussian-process model"
+        if self.engine.wanted == "tpe":
+            return 'TPE model ([search] model = "tpe")'
+        if self.size > GP_MAX_KNOBS:
+            return f"TPE model: {self.size} knobs is more than a Gaussian process handles quickly"
+        return "TPE model; `pip install scipy torch` for the Gaussian-process model"
 
     def propose(self, ctx: Context) -> Proposal | None:
         found = self.engine.propose()
