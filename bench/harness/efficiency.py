@@ -15,7 +15,8 @@ Objectives:
 - `sparse`: 24 knobs, 5 matter (two of them interacting), 19 that do nothing.
 
 Run: `python bench/harness/efficiency.py [--experiments 30] [--seeds 3] [--objectives smooth,sparse]`
-Optuna's GPSampler is included when torch and scipy are installed (`pip install scipy`).
+Optuna's GPSampler is included when torch and scipy are installed (`pip install scipy`),
+CMA-ES when cmaes is (`pip install cmaes`).
 """
 
 from __future__ import annotations
@@ -163,9 +164,10 @@ def run_optuna(o: Objective, runs: int, seed: int, sampler: optuna.samplers.Base
 def samplers(seed: int) -> dict[str, optuna.samplers.BaseSampler]:
     found: dict[str, optuna.samplers.BaseSampler] = {
         "optuna TPE": optuna.samplers.TPESampler(seed=seed),
-        "optuna CMA-ES": optuna.samplers.CmaEsSampler(seed=seed, warn_independent_sampling=False),
         "random": optuna.samplers.RandomSampler(seed=seed),
     }
+    if importlib.util.find_spec("cmaes"):  # `pip install cmaes`
+        found["optuna CMA-ES"] = optuna.samplers.CmaEsSampler(seed=seed, warn_independent_sampling=False)
     if importlib.util.find_spec("torch") and importlib.util.find_spec("scipy"):
         found["optuna GP"] = optuna.samplers.GPSampler(seed=seed)
     return found
