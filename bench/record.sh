@@ -14,7 +14,9 @@ mkdir -p bench/results
     for cmd in \
         "bench/harness/validate_speed.py" \
         "bench/harness/overhead.py --n 40 --files 10000" \
-        "bench/harness/search_efficiency.py --n 40 --seeds 10" \
+        "bench/harness/efficiency.py --experiments 30 --seeds 3" \
+        "bench/harness/propose_latency.py" \
+        "bench/harness/startup.py" \
         "bench/harness/pipeline.py" \
         "bench/harness/tui_scale.py --n 10000"; do
         echo
