@@ -179,6 +179,7 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--objectives", default="smooth,sparse")
     parser.add_argument("--models", default="tpe,gp", help="the sweep's [search] model values to compare")
+    parser.add_argument("--sweep-only", action="store_true", help="leave the Optuna samplers out")
     args = parser.parse_args()
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     print(f"noise sigma {NOISE}; true regret of the configuration each method ends with (lower is better)")
@@ -198,7 +199,7 @@ def main() -> None:
                 )
             runs = round(statistics.mean(runs_this_seed))
             all_runs.append(runs)
-            for label, sampler in samplers(seed).items():
+            for label, sampler in ({} if args.sweep_only else samplers(seed)).items():
                 regrets.setdefault(label, []).append(run_optuna(o, runs, seed, sampler))
         print(
             f"{name}: {len(o.initial)} knobs, f(initial) - f* = {o.f(o.initial) - o.f(o.best):.3f}; "

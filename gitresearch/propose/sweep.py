@@ -4,7 +4,10 @@ The engine works in a unit cube (each knob's range on its own scale mapped to [0
 changes only a few knobs per proposal, so every accepted change stays a readable,
 cherry-pickable commit ("set BETAS[1] to 0.95"):
 
-1. screening: each knob is probed once up and once down from the incumbent (a step of 0.3
+1. screening (with TPE, or with the GP on at most `SCREEN_MAX_KNOBS` knobs; on more, the
+   GP's suggestions are taken whole from the start, since probing every knob both ways
+   would spend the budget before any model is fitted): each knob is probed once up and
+   once down from the incumbent (a step of 0.3
    of its range, about ×4 on a log scale); a probe that is accepted is followed by another
    step the same way, a line search, and when that search is accepted at the edge of the
    range the range is pushed out (a decade on a log scale, three times at most) and the
@@ -47,6 +50,7 @@ SCREEN_STEP = 0.3
 LOCAL_SIGMA = 0.15
 MAX_WIDENINGS = 3  # how often one knob's range may be pushed past an edge
 GP_MAX_KNOBS = 40  # beyond, a Gaussian process's fit and acquisition get slow; TPE scales
+SCREEN_MAX_KNOBS = 8  # with the GP model, more knobs than this skip screening (efficiency bench)
 
 
 def gp_available() -> bool:
@@ -161,8 +165,11 @@ class SweepEngine:
         self.seen: set[tuple[Any, ...]] = {self._key(self.incumbent)}
         order = list(self.dims)
         self.rng.shuffle(order)
+        # Screening costs two experiments per knob before any model suggestion: it pays on a
+        # few knobs; on more, a Gaussian process spreads its probes better (efficiency bench).
+        self.screened = not (self.model == "GP" and len(self.dims) > SCREEN_MAX_KNOBS)
         self.screen: deque[tuple[str, int]] = deque(
-            [(label, +1) for label in order] + [(label, -1) for label in order]
+            [(label, +1) for label in order] + [(label, -1) for label in order] if self.screened else []
         )
         self.accepted_moves: set[tuple[str, int]] = set()
         self.turn = 0
@@ -266,7 +273,9 @@ class SweepEngine:
                 -abs(float(trial.params[label]) - self.dims[label].to_unit(self.incumbent[label]))
             ),
         )
-        k = self.rng.choice((1, 1, 2, 2, 3))
+        # With few knobs, 1-3 at a time keeps each accepted change readable; on a space too large
+        # to screen, the model's suggestion is taken whole (finalize's ablation ranks it).
+        k = self.rng.choice((1, 1, 2, 2, 3)) if self.screened else len(self.dims)
         return {
             label: self.dims[label].from_unit(float(trial.params[label])) for label in gaps[:k]
         }, f"{self.model} suggestion"
