@@ -99,3 +99,21 @@ def test_the_model_is_a_gaussian_process_when_it_can_be() -> None:
     log = drive(e, f, 20)
     assert any(how == "GP suggestion" for _, how, _ in log)
     assert f(e.incumbent) < 0.05 < f({"A": 0.1, "B": 10, "C": 0.5})
+
+
+def test_a_large_space_skips_screening_and_takes_the_gp_suggestion_whole() -> None:
+    if not gp_available():
+        pytest.skip("the Gaussian-process model needs torch and scipy")
+    initial: dict[str, Value] = {f"K{i:02d}": 0.1 for i in range(12)}
+    e = engine(initial, model="gp")
+    assert not e.screened and not e.screen
+
+    def f(x: dict[str, Value]) -> float:
+        return sum((math.log10(float(x[k])) + 0.5) ** 2 for k in ("K00", "K05"))
+
+    log = drive(e, f, 12)
+    assert all(not how.startswith("screening") for _, how, _ in log)
+    assert max(len(c) for c, how, _ in log if how == "GP suggestion") > 3  # many knobs at once
+    assert f(e.incumbent) < f(initial)
+    small = engine({"A": 0.1, "B": 10}, model="gp")
+    assert small.screened and small.screen  # a few knobs: screened one at a time, as before
