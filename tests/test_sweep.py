@@ -117,3 +117,13 @@ def test_a_large_space_skips_screening_and_takes_the_gp_suggestion_whole() -> No
     assert f(e.incumbent) < f(initial)
     small = engine({"A": 0.1, "B": 10}, model="gp")
     assert small.screened and small.screen  # a few knobs: screened one at a time, as before
+
+
+def test_the_model_learns_the_starting_point_once() -> None:
+    e = engine({"A": 0.1, "B": 10})
+    e.observe_start({"A": 0.2, "B": 10}, 1.0)  # not the start: ignored
+    assert e.history == []
+    e.observe_start({"A": 0.1, "B": 10}, 2.5)
+    e.observe_start({"A": 0.1, "B": 10}, 9.9)  # only once
+    assert e.history == [({"A": 0.1, "B": 10}, 2.5)]
+    assert len(e.study.trials) == 1 and e.study.trials[0].value == 2.5

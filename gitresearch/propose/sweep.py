@@ -154,6 +154,8 @@ class SweepEngine:
         optuna.logging.set_verbosity(optuna.logging.WARNING)
         self.dims = {d.label: d for d in dims}
         self.incumbent: dict[str, Value] = dict(incumbent)
+        self.start: dict[str, Value] = dict(incumbent)
+        self.started_known = False
         self.direction = direction
         self.rng = random.Random(seed)
         self.seed = seed
@@ -262,6 +264,8 @@ class SweepEngine:
         if not self.dims:
             return None
         self.turn += 1
+        if not self.screened:
+            return self._suggest()
         return self._suggest() if self.turn % 2 else self._local()
 
     def _suggest(self) -> tuple[dict[str, Value], str]:
@@ -294,6 +298,15 @@ class SweepEngine:
                     dim.to_unit(self.incumbent[label]) + self.rng.gauss(0.0, LOCAL_SIGMA)
                 )
         return changes, "local move around the incumbent"
+
+    def observe_start(self, assignment: Mapping[str, Value], value: float) -> None:
+        """The starting point's measured value (the base's mean, learnt from the first outcome
+        measured against it), so the model knows where it began; once."""
+        if self.started_known or {k: assignment.get(k) for k in self.start} != self.start:
+            return
+        self.started_known = True
+        self.history.append((dict(self.start), value))
+        self._add_trial(self.start, value)
 
     def observe(
         self,
@@ -404,12 +417,11 @@ class SweepProposer:
         meta = outcome.proposal.meta
         if outcome.proposal.proposer != "sweep" and "knobs" not in meta:
             return
+        parent = dict(meta.get("base", self.engine.incumbent))
+        if outcome.value is not None and outcome.delta is not None:
+            self.engine.observe_start(parent, outcome.value - outcome.delta)
         self.engine.observe(
-            dict(meta.get("knobs", {})),
-            dict(meta.get("base", self.engine.incumbent)),
-            outcome.value,
-            outcome.accepted,
-            str(meta.get("how", "")),
+            dict(meta.get("knobs", {})), parent, outcome.value, outcome.accepted, str(meta.get("how", ""))
         )
 
     def rejected(self, proposal: Proposal, violations: Sequence[Violation]) -> None:
