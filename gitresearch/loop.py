@@ -805,10 +805,7 @@ def _log_end(path: str | None, lines: int = 15) -> str:
     if not path:
         return ""
     try:
-        with open(path, "rb") as handle:
-            handle.seek(0, 2)
-            handle.seek(max(0, handle.tell() - 8192))
-            text = handle.read().decode("utf-8", errors="replace")
+        text = read_log_tail(path, 8192)[0]
     except OSError:
         return ""
     end = [line for line in text.splitlines() if line.strip()][-lines:]

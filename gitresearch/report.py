@@ -18,8 +18,6 @@ from gitresearch.errors import UsageError
 from gitresearch.runview import RunSummary
 from gitresearch.store import run_branch
 
-_num = num
-
 
 def render_markdown(d: RunSummary) -> str:
     better = "lower" if d.direction == "minimize" else "higher"
@@ -28,13 +26,13 @@ def render_markdown(d: RunSummary) -> str:
         out += [f"**Warning: the benchmarks of this run were not sandboxed.** Sandbox {d.sandbox}", ""]
     out.append(
         f"Objective: {d.direction} `{d.metric}` ({better} is better). "
-        f"Base `{d.base[:12]}`: {_num(d.base_mean)} ± {spread(d.base_mean, d.base_spread)} over {d.base_runs} run(s)."
+        f"Base `{d.base[:12]}`: {num(d.base_mean)} ± {spread(d.base_mean, d.base_spread)} over {d.base_runs} run(s)."
     )
     if d.best_experiment is not None:
         raw = (d.best_mean or 0.0) - (d.base_mean or 0.0)
         gain = -raw if d.direction == "minimize" else raw
         out.append(
-            f"Best: experiment #{d.best_experiment:04d}, {_num(d.best_mean)} ({better_or_worse(gain)} than the base)."
+            f"Best: experiment #{d.best_experiment:04d}, {num(d.best_mean)} ({better_or_worse(gain)} than the base)."
         )
     else:
         out.append("No change beat the base beyond the noise.")
@@ -60,8 +58,8 @@ def render_markdown(d: RunSummary) -> str:
         ]
         for c in d.candidates:
             out.append(
-                f"| {c.rank} | #{c.experiment:04d} | {_num(c.contribution, True)} | {_num(c.gain, True)} | "
-                f"{_num(c.mean)} ± {spread(c.mean, c.spread)} | {c.runs} | {c.hypothesis} | {c.diffstat} | `{c.pick}` |"
+                f"| {c.rank} | #{c.experiment:04d} | {num(c.contribution, True)} | {num(c.gain, True)} | "
+                f"{num(c.mean)} ± {spread(c.mean, c.spread)} | {c.runs} | {c.hypothesis} | {c.diffstat} | `{c.pick}` |"
             )
         out += [
             "",
@@ -81,8 +79,8 @@ def render_markdown(d: RunSummary) -> str:
     ]
     for e in d.measured:
         out.append(
-            f"| #{e.number:04d} | {e.status} | {_num(e.mean)} ± {spread(e.mean, e.spread)} | "
-            f"{_num(e.gain_parent, True)} | {_num(e.gain_base, True)} | {e.runs} | {e.seconds:.0f}s | {e.proposer} | {e.hypothesis} | "
+            f"| #{e.number:04d} | {e.status} | {num(e.mean)} ± {spread(e.mean, e.spread)} | "
+            f"{num(e.gain_parent, True)} | {num(e.gain_base, True)} | {e.runs} | {e.seconds:.0f}s | {e.proposer} | {e.hypothesis} | "
             f"{e.reason.replace('|', '/')} |"
         )
     return "\n".join(out) + "\n"

@@ -32,7 +32,7 @@ from pathlib import Path, PurePosixPath
 import libcst as cst
 
 from gitresearch.boundaries.knobnames import structural
-from gitresearch.boundaries.regions import ParsedModule, SyntaxProblem, parse
+from gitresearch.boundaries.regions import ParsedModule, SyntaxProblem, call_name, parse
 from gitresearch.boundaries.sources import FileSource
 
 _UPPER = re.compile(r"^[A-Z][A-Z0-9_]*$")
@@ -95,10 +95,6 @@ class ScriptGuess:
     metrics: list[Metric] = field(default_factory=list)
     imports: list[str] = field(default_factory=list)  # local modules it imports
     notes: list[str] = field(default_factory=list)  # what the user should know
-
-    @property
-    def constants(self) -> list[str]:
-        return self.regions
 
     @property
     def score(self) -> tuple[int, int, int, int]:
@@ -371,15 +367,7 @@ class _Prints(cst.CSTVisitor):
         self.lines: list[str] = []
 
     def visit_Call(self, node: cst.Call) -> None:
-        func = node.func
-        name = (
-            func.attr.value
-            if isinstance(func, cst.Attribute)
-            else func.value
-            if isinstance(func, cst.Name)
-            else ""
-        )
-        if name not in _REPORT_CALLS or not node.args:
+        if call_name(node) not in _REPORT_CALLS or not node.args:
             return
         pieces = []
         for arg in node.args:

@@ -213,3 +213,11 @@ def _span(
         start, end = start_offset, lines.offset(end_line, end_col)
         indent = ""
     return Region(name, kind, first_line, end_line, start, end, indent, node)
+
+
+def call_name(node: cst.Call) -> str:
+    """The called name: `print` of `print(...)`, `add_argument` of `parser.add_argument(...)`."""
+    func = node.func
+    if isinstance(func, cst.Attribute):
+        return func.attr.value
+    return func.value if isinstance(func, cst.Name) else ""

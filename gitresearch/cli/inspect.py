@@ -28,9 +28,7 @@ from gitresearch.errors import GitResearchError, UsageError
 from gitresearch.execute.runner import (
     Launch,
     RunningProcess,
-    compile_pattern,
-    match_pattern,
-    parse_metric_line,
+    scan_metrics,
 )
 from gitresearch.execute.sandbox import INSTALL_HINT, probe
 from gitresearch.propose.searchspace import knob_space
@@ -126,6 +124,7 @@ def _print_boundaries(boundaries: Boundaries, source: FileSource, as_json: bool)
     skipped = [k for k in space if k.skip is not None]
     cfg = boundaries.config
     sandbox = probe()
+    links, missing = expand_links(boundaries.root, cfg.objective.link)
     seeds = find_fixed_seeds(source, benchmark_files(cfg.objective.command, boundaries.files, source.files()))
     if as_json:
         click.echo(
@@ -141,8 +140,8 @@ def _print_boundaries(boundaries: Boundaries, source: FileSource, as_json: bool)
                         "score": cfg.objective.score,
                     },
                     "hidden": list(cfg.hidden),
-                    "links": expand_links(boundaries.root, cfg.objective.link)[0],
-                    "links_missing": expand_links(boundaries.root, cfg.objective.link)[1],
+                    "links": links,
+                    "links_missing": missing,
                     "regions": [
                         {
                             "path": a.path,
@@ -227,7 +226,6 @@ def _print_boundaries(boundaries: Boundaries, source: FileSource, as_json: bool)
         if any(glob_match(pattern, f) for f in protected):
             continue
         click.echo(f'warning: protected path "{pattern}" matches no file yet', err=True)
-    links, missing = expand_links(boundaries.root, cfg.objective.link)
     if cfg.objective.link:
         click.echo("")
         click.echo("linked into each worktree (read-only; untracked data the benchmark needs):")
@@ -266,19 +264,16 @@ def _print_boundaries(boundaries: Boundaries, source: FileSource, as_json: bool)
 def _check_log(cfg: Config, path: Path) -> None:
     """What a run would read from this output: every value found, and the one that counts."""
     obj = cfg.objective
-    pattern = compile_pattern(obj.metric_pattern) if obj.metric_pattern else None
-    found: dict[str, list[tuple[int, float]]] = {}
     with path.open("rb") as handle:
-        for number, raw in enumerate(handle, start=1):
-            line = raw.rstrip(b"\r\n")
-            named = parse_metric_line(line)
-            if named is not None:
-                found.setdefault(named[0], []).append((number, named[1]))
-            if pattern is not None:
-                value = match_pattern(pattern, line)
-                if value is not None:
-                    found.setdefault(obj.metric, []).append((number, value))
-    how = f"metric_pattern {obj.metric_pattern!r}" if pattern else f"`{obj.metric}: <number>` lines"
+        named, matched = scan_metrics(
+            handle, {obj.metric: obj.metric_pattern} if obj.metric_pattern else None
+        )
+    found = {**named}
+    for name, values in matched.items():  # as a run merges them, in line order
+        found[name] = sorted(found.get(name, []) + values, key=lambda at: at[0])
+    how = (
+        f"metric_pattern {obj.metric_pattern!r}" if obj.metric_pattern else f"`{obj.metric}: <number>` lines"
+    )
     for name in (obj.metric, *obj.record):
         values = found.get(name, [])
         if not values:
@@ -445,18 +440,10 @@ def _try_command(root: Path, command: str, guesses: list[Metric], timeout: float
     state = "timed out" if outcome.timed_out else f"exit {outcome.exit_code}"
     click.echo(f"  {state} after {outcome.seconds:.1f} s", err=True)
     lines = log.read_bytes().splitlines() if log.exists() else []
-    named: dict[str, list[float]] = {}
-    for line in lines:
-        found = parse_metric_line(line)
-        if found is not None:
-            named.setdefault(found[0], []).append(found[1])
+    named, matched = scan_metrics(lines, {g.name: g.pattern for g in guesses if g.pattern is not None})
     seen: list[tuple[Metric, list[float]]] = []
     for guess in guesses:
-        if guess.pattern is None:
-            values = named.get(guess.name, [])
-        else:
-            pattern = compile_pattern(guess.pattern)
-            values = [v for v in (match_pattern(pattern, line) for line in lines) if v is not None]
+        values = [v for _, v in (named if guess.pattern is None else matched).get(guess.name, [])]
         if values:
             seen.append((guess, values))
     for guess, values in seen:

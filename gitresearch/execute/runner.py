@@ -19,7 +19,7 @@ import subprocess
 import threading
 import time
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
@@ -79,6 +79,26 @@ def match_pattern(pattern: re.Pattern[bytes], line: bytes) -> float | None:
         return float(match.group(1).decode(errors="replace").replace(",", ""))
     except ValueError:
         return None
+
+
+def scan_metrics(
+    lines: Iterable[bytes], patterns: Mapping[str, str] | None = None
+) -> tuple[dict[str, list[tuple[int, float]]], dict[str, list[tuple[int, float]]]]:
+    """Every metric value in a saved output, with its 1-based line: by `name: value` lines, and
+    by each named `metric_pattern` (kept apart: a run reads both, `init --try` weighs them)."""
+    compiled = {name: compile_pattern(p) for name, p in (patterns or {}).items()}
+    named: dict[str, list[tuple[int, float]]] = {}
+    matched: dict[str, list[tuple[int, float]]] = {}
+    for number, raw in enumerate(lines, start=1):
+        line = raw.rstrip(b"\r\n")
+        found = parse_metric_line(line)
+        if found is not None:
+            named.setdefault(found[0], []).append((number, found[1]))
+        for name, pattern in compiled.items():
+            value = match_pattern(pattern, line)
+            if value is not None:
+                matched.setdefault(name, []).append((number, value))
+    return named, matched
 
 
 def read_log_tail(path: str | Path, limit: int) -> tuple[str, bool]:

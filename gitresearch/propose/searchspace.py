@@ -44,7 +44,7 @@ from gitresearch.boundaries.knobnames import (
     structural,
     words,
 )
-from gitresearch.boundaries.regions import ParsedModule, Region, parse
+from gitresearch.boundaries.regions import ParsedModule, Region, call_name, parse
 from gitresearch.boundaries.resolve import Boundaries
 from gitresearch.boundaries.sources import FileSource
 from gitresearch.errors import ConfigError
@@ -177,6 +177,7 @@ class _Finder(cst.CSTVisitor):
         self.found: list[tuple[cst.CSTNode, Value, str | None]] = []
         self._hint: list[str | None] = [None]
         self._arith = 0  # inside arithmetic that mixes literals with names
+        self._mixed: list[bool] = []  # per open BinaryOperation: did it count in _arith
 
     # Context: which name a literal is assigned to or passed as.
     def visit_Assign(self, node: cst.Assign) -> None:
@@ -214,15 +215,7 @@ class _Finder(cst.CSTVisitor):
 
     def visit_Call(self, node: cst.Call) -> bool:
         """`parser.add_argument("--lr", type=float, default=3e-4)`: the default, named by the option."""
-        func = node.func
-        name = (
-            func.attr.value
-            if isinstance(func, cst.Attribute)
-            else func.value
-            if isinstance(func, cst.Name)
-            else ""
-        )
-        if name != "add_argument":
+        if call_name(node) != "add_argument":
             return True
         options = [
             a.value.evaluated_value
@@ -258,6 +251,7 @@ class _Finder(cst.CSTVisitor):
 
     def visit_BinaryOperation(self, node: cst.BinaryOperation) -> bool:
         value = _literal_arithmetic(node)
+        self._mixed.append(value is None)  # leave_ is called either way: it pops what visit_ pushed
         if value is not None:  # `2 ** 19`, `3 * 1e-4`: one setting, rewritten whole
             self._add(node, value)
             return False
@@ -265,7 +259,7 @@ class _Finder(cst.CSTVisitor):
         return True
 
     def leave_BinaryOperation(self, original_node: cst.BinaryOperation) -> None:
-        if _literal_arithmetic(original_node) is None:
+        if self._mixed.pop():
             self._arith -= 1
 
     def visit_Integer(self, node: cst.Integer) -> None:
@@ -441,17 +435,10 @@ class _Uses(cst.CSTVisitor):
             self.printed[node.value] = self.printed.get(node.value, 0) + 1
 
 
-def _call_name(node: cst.Call) -> str:
-    func = node.func
-    if isinstance(func, cst.Attribute):
-        return func.attr.value
-    return func.value if isinstance(func, cst.Name) else ""
-
-
 def _reports(node: cst.Call) -> bool:
     """A print or log call that only reports: not one that prints a `name: value` metric line
     (`print(f"loss: {(log10(LR) + 1) ** 2}")` computes the metric from LR)."""
-    name = _call_name(node)
+    name = call_name(node)
     if name not in _REPORTING:
         return False
     func = node.func
