@@ -7,9 +7,22 @@ ledger, so the rule is tested as a before/after table (tests/test_decide.py). Th
 only carries verdicts out: it queues confirmation runs, moves the incumbent, or re-applies
 a change onto the newer incumbent.
 
-    measure phase: paired seeds against the parent, one-sided t at 90%  -> Confirm | Discard
-    confirm phase: fresh seeds only, one-sided t at 99.9%                -> Accept | Reapply | Discard
-    any failed measurement                                               -> Fail
+    measure phase: paired seeds against the parent, one-sided t at 90%   -> Confirm | Discard
+    confirm phase, after each fresh seed k of at most K = confirm_runs:
+      fresh seeds only, one-sided t at the level spent on look k           -> Accept | Reapply
+      below half the last look's bar, before the last look                 -> Discard (futility)
+      in between, before the last look                                     -> Confirm (one more)
+      at the last look, not beyond the bar                                 -> Discard
+    any failed measurement                                                -> Fail
+
+The confirmation is a group-sequential test: its 0.1% error is spent over the looks
+(`look_alpha`: α·(k/K)² - α·((k-1)/K)², little at the first look, most at the last), so by
+the union bound the chance that pure noise is accepted at *any* look stays at most 0.1%,
+as with K fixed runs at once, while a clear winner is accepted after one fresh run. An
+experiment whose fresh seeds so far show less than half the gain the last look would need
+(at the noise known now) stops at once: stopping for futility only ever refuses, so it
+cannot raise the error. `bench/harness/decision_sim.py` measures both against the rule of
+K fixed runs (false accepts on pure noise, power and fresh runs per confirmation).
 
 A change must beat both the noise bar and `min_improvement`, strictly. A winner whose
 parent is no longer the incumbent is never accepted as it is: it is re-applied onto the
@@ -19,15 +32,21 @@ incumbent (a new experiment, measured again), or discarded when the budget leave
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal
 
-from gitresearch.stats import Direction, Level, Noise, Test, compare
+from gitresearch.stats import Direction, Noise, Test, compare, noise_threshold
 
 Phase = Literal["measure", "confirm"]
 
-GATE_LEVEL: Level = "90"
-CONFIRM_LEVEL: Level = "99.9"
+GATE_ALPHA = 0.10  # one-sided: the gate is loose; it only decides what is worth confirming
+CONFIRM_ALPHA = 0.001  # one-sided, spent over the confirmation's looks
+FUTILITY = 0.5  # before the last look, less than this fraction of the last look's bar stops it
+
+
+def look_alpha(k: int, looks: int) -> float:
+    """The error spent at look `k` (after fresh run k) of at most `looks`; they sum to CONFIRM_ALPHA."""
+    return CONFIRM_ALPHA * ((k / looks) ** 2 - ((k - 1) / looks) ** 2)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -36,7 +55,7 @@ class Rule:
 
     direction: Direction
     min_improvement: float = 0.0
-    confirm_runs: int = 2
+    confirm_runs: int = 3  # the most fresh runs; the confirmation stops earlier when decisive
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -66,7 +85,8 @@ class Discard:
 
 @dataclass(frozen=True)
 class Confirm:
-    """The gate passed: measure on `Rule.confirm_runs` fresh seeds, then decide again."""
+    """Measure on one more fresh seed, then decide again: after the gate (the first), or
+    when the fresh seeds so far are neither decisive nor hopeless."""
 
     test: Test
 
@@ -98,7 +118,7 @@ def decide(evidence: Evidence, rule: Rule) -> Verdict:
     if e.phase == "measure":
         if not e.measured:
             return Discard("it has no successful measurement")
-        gate = compare(rule.direction, e.parent, e.measured, e.noise, rule.min_improvement, GATE_LEVEL)
+        gate = compare(rule.direction, e.parent, e.measured, e.noise, rule.min_improvement, GATE_ALPHA)
         if not gate.passed:
             return Discard("gate: " + gate.reason, gate)
         if rule.confirm_runs > 0:
@@ -106,8 +126,24 @@ def decide(evidence: Evidence, rule: Rule) -> Verdict:
         return _conclude(gate, e, "gate: ")
     if not e.confirmed:
         return Discard("confirmation: no successful run on fresh seeds")
-    test = compare(rule.direction, e.parent, e.confirmed, e.noise, rule.min_improvement, CONFIRM_LEVEL)
-    return _conclude(test, e, "confirmation: ")
+    k = len(e.confirmed)
+    looks = max(rule.confirm_runs, k)
+    alpha = look_alpha(k, looks)
+    test = compare(rule.direction, e.parent, e.confirmed, e.noise, rule.min_improvement, alpha)
+    test = replace(test, reason=f"confirmation ({k} of at most {looks} fresh seeds): {test.reason}")
+    if test.passed or k >= looks:
+        return _conclude(test, e, "")
+    final_bar = max(
+        rule.min_improvement,
+        noise_threshold(e.noise, looks, len(e.parent), look_alpha(looks, looks)),
+    )
+    if test.improvement <= FUTILITY * final_bar:
+        return Discard(
+            f"{test.reason}; stopped early: below half of the {final_bar:.4g} that "
+            f"{looks} fresh seeds would need",
+            test,
+        )
+    return Confirm(test)
 
 
 def _conclude(test: Test, e: Evidence, stage: str) -> Verdict:

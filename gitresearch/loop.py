@@ -252,9 +252,9 @@ class Search:
         wanted: list[tuple[Purpose, int]] = [("measure", s) for s in range(self.config.objective.repeats)]
         if any(m.purpose == "confirm" for m in exp.measurements) or exp.status == "measured":
             exp.phase = "confirm"
-            wanted += [
-                ("confirm", self._confirm_seed(exp, i)) for i in range(self.config.search.confirm_runs)
-            ]
+            if not any(m.purpose == "confirm" for m in exp.measurements):
+                wanted.append(("confirm", self._confirm_seed(exp, 0)))
+            # with fresh runs in, the rule says whether one more is needed (_phase_complete)
         todo = [(p, s) for p, s in wanted if (p, s) not in done]
         for purpose, seed in todo:
             self.queue.append(Job(self.run, exp.number, exp.commit, seed, purpose))
@@ -634,6 +634,8 @@ class Search:
             self._watch_for_no_effect(exp)
         if isinstance(verdict, Discard):
             self._decide(exp, "discarded", verdict.reason, verdict.test)
+        elif isinstance(verdict, Confirm) and exp.phase == "confirm":
+            self._confirm_more(exp, verdict.test)
         elif isinstance(verdict, Confirm):
             self._confirm(exp, verdict.test)
         elif isinstance(verdict, Accept):
@@ -648,15 +650,26 @@ class Search:
         exp.status = "measured"
         exp.decision = replace(exp.decision, gate=_test_record(gate))
         self.recorder.changed(self._note(exp), exp.commit, "measured")
-        for i in range(self.config.search.confirm_runs):
-            self.queue.appendleft(
-                Job(self.run, exp.number, exp.commit, self._confirm_seed(exp, i), "confirm")
-            )
-        exp.in_flight = self.config.search.confirm_runs
+        self._queue_confirmation(exp)
         self._event(
             f"#{exp.number:04d} passes the gate ({better_or_worse(gate.improvement)}); confirming on "
-            f"{self.config.search.confirm_runs} fresh seed(s)"
+            f"fresh seeds, one at a time (at most {self.config.search.confirm_runs})"
         )
+
+    def _confirm_more(self, exp: Experiment, test: Test) -> None:
+        """The fresh seeds so far are promising but not decisive: one more."""
+        self._queue_confirmation(exp)
+        self.recorder.changed(self._note(exp), exp.commit)
+        self._event(
+            f"#{exp.number:04d} on {test.runs} fresh seed(s): {better_or_worse(test.improvement)}, "
+            f"needs more than {test.threshold:.4g}; one more fresh seed"
+        )
+
+    def _queue_confirmation(self, exp: Experiment) -> None:
+        done = sum(m.purpose == "confirm" for m in exp.measurements)
+        # first in line: a confirmation decides the incumbent, new experiments can wait
+        self.queue.appendleft(Job(self.run, exp.number, exp.commit, self._confirm_seed(exp, done), "confirm"))
+        exp.in_flight = 1
 
     def _confirm_seed(self, exp: Experiment, i: int) -> int:
         return CONFIRM_SEED_BASE + 100 * exp.number + i

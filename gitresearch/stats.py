@@ -1,79 +1,102 @@
-"""The numbers behind a decision: means, the seed noise, and the two tests a change must pass.
+"""The numbers behind a decision: means, the seed noise, and the tests a change must pass.
 
 Noise is the spread between seeds of one commit, pooled over every commit measured more
 than once (the base's `baseline_runs` first, then confirmations as they accumulate), with
 its degrees of freedom, so that a small early sample is judged with Student's t and not
 trusted like a large one. A candidate first passes a loose gate on its paired-seed runs
-(one-sided t at 90%), then must beat its parent on fresh seeds alone (one-sided t at
-99.9%) by more than `min_improvement`: the gate runs were chosen because they looked good,
-the confirmation runs were not, so only they count for acceptance. The strict level is
-what keeps a night of ~100 experiments on a pure-noise metric from accepting anything
-(about 10 reach confirmation, each passing by luck with probability 0.001).
+(one-sided t at 90%), then must beat its parent on fresh seeds alone (one-sided, a 0.1%
+error spent over the confirmation's looks, decide.py) by more than `min_improvement`: the
+gate runs were chosen because they looked good, the confirmation runs were not, so only
+they count for acceptance. The strict level is what keeps a night of ~100 experiments on a
+pure-noise metric from accepting anything (about 10 reach confirmation, each passing by
+luck with probability at most 0.001). Student's t quantiles are computed (the regularized
+incomplete beta function, inverted by bisection), not read from a table, since the looks
+need levels no table holds.
 """
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from statistics import NormalDist
 from typing import Literal
 
 Direction = Literal["minimize", "maximize"]
 
-# One-sided Student t critical values by degrees of freedom.
-_T90 = {
-    1: 3.078,
-    2: 1.886,
-    3: 1.638,
-    4: 1.533,
-    5: 1.476,
-    6: 1.440,
-    7: 1.415,
-    8: 1.397,
-    9: 1.383,
-    10: 1.372,
-    12: 1.356,
-    15: 1.341,
-    20: 1.325,
-    30: 1.310,
-    60: 1.296,
-    120: 1.289,
-}
-_T999 = {
-    1: 318.3,
-    2: 22.33,
-    3: 10.21,
-    4: 7.173,
-    5: 5.893,
-    6: 5.208,
-    7: 4.785,
-    8: 4.501,
-    9: 4.297,
-    10: 4.144,
-    12: 3.930,
-    15: 3.733,
-    20: 3.552,
-    30: 3.385,
-    60: 3.232,
-    120: 3.160,
-}
-_TINF = {"90": 1.282, "99.9": 3.090}
-Level = Literal["90", "99.9"]
+
+def _betacf(a: float, b: float, x: float) -> float:
+    """The continued fraction of the incomplete beta function (modified Lentz)."""
+    tiny = 1e-300
+    qab, qap, qam = a + b, a + 1.0, a - 1.0
+    c, d = 1.0, 1.0 - qab * x / qap
+    d = 1.0 / (d if abs(d) > tiny else tiny)
+    h = d
+    for m in range(1, 300):
+        m2 = 2 * m
+        aa = m * (b - m) * x / ((qam + m2) * (a + m2))
+        d = 1.0 + aa * d
+        d = 1.0 / (d if abs(d) > tiny else tiny)
+        c = 1.0 + aa / c
+        c = c if abs(c) > tiny else tiny
+        h *= d * c
+        aa = -(a + m) * (qab + m) * x / ((a + m2) * (qap + m2))
+        d = 1.0 + aa * d
+        d = 1.0 / (d if abs(d) > tiny else tiny)
+        c = 1.0 + aa / c
+        c = c if abs(c) > tiny else tiny
+        delta = d * c
+        h *= delta
+        if abs(delta - 1.0) < 1e-14:
+            break
+    return h
 
 
-def t_critical(df: int, level: Level) -> float:
-    table = _T90 if level == "90" else _T999
+def _betainc(a: float, b: float, x: float) -> float:
+    """The regularized incomplete beta function I_x(a, b)."""
+    if x <= 0.0:
+        return 0.0
+    if x >= 1.0:
+        return 1.0
+    front = math.exp(
+        math.lgamma(a + b) - math.lgamma(a) - math.lgamma(b) + a * math.log(x) + b * math.log1p(-x)
+    )
+    if x < (a + 1.0) / (a + b + 2.0):
+        return front * _betacf(a, b, x) / a
+    return 1.0 - front * _betacf(b, a, 1.0 - x) / b
+
+
+def t_tail(t: float, df: int) -> float:
+    """P(T > t) for Student's t with `df` degrees of freedom, t >= 0."""
+    return 0.5 * _betainc(df / 2.0, 0.5, df / (df + t * t))
+
+
+@functools.lru_cache(maxsize=4096)
+def t_critical(df: int, alpha: float) -> float:
+    """The one-sided critical value: P(T > t) = alpha (Student's t, `df` degrees of freedom)."""
     if df <= 0:
         return math.inf
-    if df in table:
-        return table[df]
-    keys = sorted(table)
-    if df > keys[-1]:
-        return _TINF[level] + (table[keys[-1]] - _TINF[level]) * keys[-1] / df
-    lo = max(k for k in keys if k < df)
-    hi = min(k for k in keys if k > df)
-    frac = (1 / df - 1 / hi) / (1 / lo - 1 / hi)  # interpolate in 1/df, as the tables do
-    return table[hi] + frac * (table[lo] - table[hi])
+    z = NormalDist().inv_cdf(1.0 - alpha)
+    if df > 100_000:
+        return z
+    lo, hi = z, z
+    while t_tail(hi, df) > alpha:  # the t tail is heavier than the normal's: search upwards
+        lo, hi = hi, hi * 2.0
+    for _ in range(100):
+        mid = (lo + hi) / 2.0
+        if t_tail(mid, df) > alpha:
+            lo = mid
+        else:
+            hi = mid
+        if hi - lo < 1e-9 * hi:
+            break
+    return (lo + hi) / 2.0
+
+
+def confidence(alpha: float) -> str:
+    """A one-sided level as people write it: 0.001 -> "99.9", 0.00025 -> "99.975"."""
+    return f"{100 * (1 - alpha):.6g}"
 
 
 def mean(values: Sequence[float]) -> float:
@@ -126,6 +149,14 @@ def all_alike(values: Sequence[float]) -> bool:
     return len(values) >= 2 and max(values) - min(values) <= resolution_floor(values)
 
 
+def noise_threshold(noise: Noise, runs: int, parent_runs: int, alpha: float) -> float:
+    """The gain `runs` runs must show over a parent measured `parent_runs` times to be beyond
+    the noise at one-sided level `alpha`: t × σ × sqrt(1/runs + 1/parent_runs)."""
+    if not noise.df:
+        return 0.0
+    return t_critical(noise.df, alpha) * noise.sigma * math.sqrt(1 / runs + 1 / parent_runs)
+
+
 @dataclass(frozen=True)
 class Test:
     passed: bool
@@ -141,16 +172,17 @@ def compare(
     candidate: Sequence[float],
     noise: Noise,
     min_improvement: float,
-    level: Level,
+    alpha: float,
 ) -> Test:
-    """Does `candidate` beat `parent` by more than the noise (at `level`) and `min_improvement`?"""
+    """Does `candidate` beat `parent` by more than the noise (one-sided, at level `alpha`) and
+    `min_improvement`?"""
     gain = improvement(direction, mean(parent), mean(candidate))
     se = noise.sigma * math.sqrt(1 / len(candidate) + 1 / len(parent))
-    noise_bar = t_critical(noise.df, level) * se if noise.df else 0.0
+    noise_bar = noise_threshold(noise, len(candidate), len(parent), alpha)
     threshold = max(min_improvement, noise_bar, resolution_floor(parent, candidate))
     passed = gain > threshold
     if passed:
-        reason = f"improves by {gain:.4g} > {threshold:.4g} (t{level} × se {se:.3g}, min_improvement {min_improvement:g})"
+        reason = f"improves by {gain:.4g} > {threshold:.4g} (t{confidence(alpha)} × se {se:.3g}, min_improvement {min_improvement:g})"
     elif gain <= 0:
         reason = (
             f"no better than its parent (worse by {-gain:.4g})" if gain < 0 else "no change from its parent"

@@ -124,7 +124,7 @@ def test_defaults(tmp_path: Path) -> None:
         and cfg.objective.repeats == 1
         and cfg.objective.direction == "minimize"
     )
-    assert cfg.search.proposer == "auto" and cfg.search.baseline_runs == 3 and cfg.search.confirm_runs == 2
+    assert cfg.search.proposer == "auto" and cfg.search.baseline_runs == 3 and cfg.search.confirm_runs == 3
     assert cfg.budget.experiments == 100 and cfg.budget.gpus == "all" and cfg.budget.wall_clock == 8 * 3600
     assert cfg.agent is None
 

@@ -1,4 +1,4 @@
-"""Do the decision table tests catch a broken rule? Four mutations of the rule, each run.
+"""Do the decision table tests catch a broken rule? Nine mutations of the rule, each run.
 
 Each mutation edits a copy of the package (never this checkout) in one place and runs
 tests/test_decide.py against the copy; a mutation is *caught* when at least one test
@@ -23,20 +23,20 @@ MUTATIONS = [
     (
         "confirmation at t90 instead of t99.9",
         "decide.py",
-        'CONFIRM_LEVEL: Level = "99.9"',
-        'CONFIRM_LEVEL: Level = "90"',
+        "CONFIRM_ALPHA = 0.001",
+        "CONFIRM_ALPHA = 0.1",
     ),
     (
         "min_improvement ignored",
         "decide.py",
-        "e.noise, rule.min_improvement, CONFIRM_LEVEL",
-        "e.noise, 0.0, CONFIRM_LEVEL",
+        "e.noise, rule.min_improvement, alpha)",
+        "e.noise, 0.0, alpha)",
     ),
     (
         "min_improvement ignored at the gate",
         "decide.py",
-        "e.noise, rule.min_improvement, GATE_LEVEL",
-        "e.noise, 0.0, GATE_LEVEL",
+        "e.noise, rule.min_improvement, GATE_ALPHA",
+        "e.noise, 0.0, GATE_ALPHA",
     ),
     ("> becomes >=", "stats.py", "passed = gain > threshold", "passed = gain >= threshold"),
     ("stale parent ignored", "decide.py", "    if e.stale:\n", "    if False:\n"),
@@ -52,6 +52,13 @@ MUTATIONS = [
         "e.parent, e.confirmed,",
         "e.parent, [*e.measured, *e.confirmed],",
     ),
+    (
+        "the error not spent over the looks",
+        "decide.py",
+        "return CONFIRM_ALPHA * ((k / looks) ** 2 - ((k - 1) / looks) ** 2)",
+        "return CONFIRM_ALPHA",
+    ),
+    ("no stopping for futility", "decide.py", "FUTILITY = 0.5", "FUTILITY = 0.0"),
 ]
 
 

@@ -68,14 +68,13 @@ sandbox = "off"
 
 [search]
 baseline_runs = 3
-confirm_runs = 2
 seed = {seed}
 model = "{model}"
 
 [budget]
 experiments = {experiments}
 gpus = "none"
-jobs = 2
+jobs = {jobs}
 
 [[allow]]
 path = "bench.py"
@@ -84,7 +83,7 @@ regions = {regions}
 
 
 def run_sweep(
-    o: Objective, experiments: int, seed: int, model: str = "auto"
+    o: Objective, experiments: int, seed: int, model: str = "auto", jobs: int = 1
 ) -> tuple[float, int, float, float]:
     """(true regret of the final incumbent, benchmark runs made, seconds, true regret of the
     best-measured experiment) for `gitresearch start`."""
@@ -94,7 +93,7 @@ def run_sweep(
         (repo / "bench.py").write_text(render_bench(o))
         regions = "[" + ", ".join(f'"{k}"' for k in o.initial) + "]"
         (repo / "boundaries.toml").write_text(
-            CONFIG.format(seed=seed, experiments=experiments, regions=regions, model=model)
+            CONFIG.format(seed=seed, experiments=experiments, regions=regions, model=model, jobs=jobs)
         )
         env = {
             **os.environ,
@@ -199,6 +198,9 @@ def main() -> None:
     parser.add_argument("--objectives", default="smooth,sparse")
     parser.add_argument("--models", default="tpe,gp", help="the sweep's [search] model values to compare")
     parser.add_argument("--sweep-only", action="store_true", help="leave the Optuna samplers out")
+    parser.add_argument(
+        "--jobs", type=int, default=1, help="the sweep's slots (1: sequential, as the Optuna samplers run)"
+    )
     args = parser.parse_args()
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     print(f"noise sigma {NOISE}; true regret of the configuration each method ends with (lower is better)")
@@ -209,7 +211,7 @@ def main() -> None:
         for seed in range(args.seeds):
             runs_this_seed = []
             for model in args.models.split(","):
-                regret, runs, seconds, measured = run_sweep(o, args.experiments, seed, model)
+                regret, runs, seconds, measured = run_sweep(o, args.experiments, seed, model, args.jobs)
                 runs_this_seed.append(runs)
                 regrets.setdefault(f"sweep ({model})", []).append(regret)
                 regrets.setdefault(f"  best measured ({model})", []).append(measured)

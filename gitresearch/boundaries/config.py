@@ -58,7 +58,7 @@ class ObjectiveConfig:
 class SearchConfig:
     proposer: ProposerName = "auto"
     baseline_runs: int = 3
-    confirm_runs: int = 2
+    confirm_runs: int = 3  # the most fresh-seed runs; the confirmation stops when decisive
     seed: int = 0
     model: SweepModel = "auto"  # the sweep's model: a Gaussian process when it can, else TPE
 
@@ -369,7 +369,7 @@ def _search(t: _Table) -> SearchConfig:
     return SearchConfig(
         proposer=cast(ProposerName, t.choice("proposer", get_args(ProposerName), "auto")),
         baseline_runs=t.integer("baseline_runs", 3, 1),
-        confirm_runs=t.integer("confirm_runs", 2, 0),
+        confirm_runs=t.integer("confirm_runs", 3, 0),
         seed=t.integer("seed", 0, 0),
         model=cast(SweepModel, t.choice("model", get_args(SweepModel), "auto")),
     )

@@ -51,6 +51,8 @@ LOCAL_SIGMA = 0.15
 MAX_WIDENINGS = 3  # how often one knob's range may be pushed past an edge
 GP_MAX_KNOBS = 40  # beyond, a Gaussian process's fit and acquisition get slow; TPE scales
 SCREEN_MAX_KNOBS = 8  # with the GP model, more knobs than this skip screening (efficiency bench)
+GP_STARTUP = 10  # random points before the GP's first fit (Optuna's default; 5 was worse on the bench)
+MAX_PENDING = 16  # suggestions in flight the model keeps as pending points; older ones are dropped
 
 
 def gp_available() -> bool:
@@ -175,13 +177,16 @@ class SweepEngine:
         )
         self.accepted_moves: set[tuple[str, int]] = set()
         self.turn = 0
+        # whole suggestions being measured, by assignment: the GP treats them as pending points
+        # (Optuna's qLogEI), so parallel slots are not handed the same point twice
+        self.pending: dict[tuple[Any, ...], optuna.Trial] = {}
 
     def _new_study(self) -> optuna.Study:
         sampler: optuna.samplers.BaseSampler
         if self.model == "GP":
             sampler = optuna.samplers.GPSampler(
                 seed=self.seed,
-                n_startup_trials=max(5, len(self.dims) // 2),
+                n_startup_trials=GP_STARTUP,
                 deterministic_objective=False,  # seed noise: fitted as noise, not taken as truth
                 warn_independent_sampling=False,
             )
@@ -215,6 +220,7 @@ class SweepEngine:
         self.widenings[label] = self.widenings.get(label, 0) + 1
         self.dims[label] = self.dims[label].widened(upward)
         self.study = self._new_study()
+        self.pending.clear()  # trials of the old study
         for assignment, value in self.history:
             self._add_trial(assignment, value)
 
@@ -232,14 +238,19 @@ class SweepEngine:
                 return None
             changes, how = found
             changes = {k: v for k, v in changes.items() if v != self.incumbent[k]}
-            if not changes:
-                continue
             key = self._key(self._assignment(changes))
-            if key in self.seen:
+            if not changes or key in self.seen:
+                self._release(key)
                 continue
             self.seen.add(key)
             return changes, how
         return None
+
+    def _release(self, key: tuple[Any, ...]) -> None:
+        """A pending suggestion is measured (or never will be): no longer a pending point."""
+        trial = self.pending.pop(key, None)
+        if trial is not None:
+            self.study.tell(trial, state=TrialState.FAIL)  # its measurement is added as its own trial
 
     def _next(self) -> tuple[dict[str, Value], str] | None:
         while self.screen:
@@ -270,7 +281,6 @@ class SweepEngine:
 
     def _suggest(self) -> tuple[dict[str, Value], str]:
         trial = self.study.ask({label: d.distribution() for label, d in self.dims.items()})
-        self.study.tell(trial, state=TrialState.FAIL)  # only a suggestion; the measurement is added later
         gaps = sorted(
             self.dims,
             key=lambda label: (
@@ -280,9 +290,14 @@ class SweepEngine:
         # With few knobs, 1-3 at a time keeps each accepted change readable; on a space too large
         # to screen, the model's suggestion is taken whole (finalize's ablation ranks it).
         k = self.rng.choice((1, 1, 2, 2, 3)) if self.screened else len(self.dims)
-        return {
-            label: self.dims[label].from_unit(float(trial.params[label])) for label in gaps[:k]
-        }, f"{self.model} suggestion"
+        changes = {label: self.dims[label].from_unit(float(trial.params[label])) for label in gaps[:k]}
+        if k < len(self.dims):
+            self.study.tell(trial, state=TrialState.FAIL)  # only a direction: the point measured differs
+        else:
+            self.pending[self._key(self._assignment(changes))] = trial
+            while len(self.pending) > MAX_PENDING:
+                self._release(next(iter(self.pending)))
+        return changes, f"{self.model} suggestion"
 
     def _local(self) -> tuple[dict[str, Value], str]:
         labels = self.rng.sample(list(self.dims), k=min(len(self.dims), self.rng.choice((1, 1, 2))))
@@ -317,6 +332,7 @@ class SweepEngine:
         how: str,
     ) -> None:
         assignment = {**base, **changes}
+        self._release(self._key(assignment))
         self.history.append((assignment, value))
         self._add_trial(assignment, value)
         if not accepted:

@@ -1,0 +1,203 @@
+"""The decision rule simulated: false accepts on pure noise, and what a winner costs.
+
+Drives the pure decision function (`gitresearch.decide.decide`) as the loop does, without
+git or processes, so thousands of nights take seconds:
+
+- **Pure noise.** A night: the base measured `--base` times, then `--experiments`
+  experiments that change nothing, each measured on `--repeats` runs against the incumbent
+  (gate), then confirmed on fresh runs as the rule asks; the noise is pooled over the base
+  and every experiment measured more than once, as in the loop; an accepted experiment
+  becomes the incumbent. Every accept is a false accept. Printed: the fraction of
+  confirmations that end in an accept (the per-test error, at most 0.1% by design), the
+  fraction of nights with at least one false accept, and the fresh runs per confirmation.
+- **Real effects.** One experiment whose true gain is `d` noise standard deviations, after
+  the base: how often it is accepted (power) and how many fresh runs its confirmation used.
+
+Each figure is given for the rule in `gitresearch/decide.py` (sequential: one fresh run at
+a time, stopping when decisive either way) and for the rule it replaced (all `confirm_runs`
+fresh runs at once, one test at 99.9%), with the same random numbers.
+Run: `python bench/harness/decision_sim.py [--nights 20000] [--experiments 40] [--confirm-runs 2]`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import random
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from gitresearch.decide import CONFIRM_ALPHA, Accept, Confirm, Discard, Evidence, Rule, Verdict, decide
+from gitresearch.stats import Noise, compare, pooled_noise
+
+Draw = Callable[[], float]  # one benchmark run's value
+
+
+@dataclass
+class Tally:
+    confirmations: int = 0
+    accepts: int = 0
+    fresh_runs: int = 0
+    nights_with_accept: int = 0
+
+
+def confirm_sequential(
+    parent: Sequence[float], draw: Draw, noise: Callable[[list[float]], Noise], rule: Rule
+) -> tuple[Verdict, list[float]]:
+    """The confirmation as the loop carries it out now: one fresh run, then ask the rule."""
+    fresh: list[float] = []
+    while True:
+        fresh.append(draw())
+        verdict = decide(Evidence(phase="confirm", parent=parent, confirmed=fresh, noise=noise(fresh)), rule)
+        if not isinstance(verdict, Confirm):
+            return verdict, fresh
+
+
+def confirm_fixed(
+    parent: Sequence[float], draw: Draw, noise: Callable[[list[float]], Noise], rule: Rule
+) -> tuple[Verdict, list[float]]:
+    """The rule before: every fresh run at once, one test at 99.9%."""
+    fresh = [draw() for _ in range(rule.confirm_runs)]
+    test = compare(rule.direction, parent, fresh, noise(fresh), rule.min_improvement, CONFIRM_ALPHA)
+    return (Accept(test) if test.passed else Discard("", test)), fresh
+
+
+def night(
+    rng: random.Random,
+    confirmer: Callable[..., tuple[Verdict, list[float]]],
+    rule: Rule,
+    base_runs: int,
+    experiments: int,
+    repeats: int,
+) -> Tally:
+    tally = Tally()
+    groups: list[list[float]] = []
+    incumbent = [rng.gauss(0, 1) for _ in range(base_runs)]
+    groups.append(incumbent)
+    for _ in range(experiments):
+        own = [rng.gauss(0, 1) for _ in range(repeats)]
+        gate = decide(
+            Evidence(phase="measure", parent=incumbent, measured=own, noise=pooled_noise(groups)), rule
+        )
+        if not isinstance(gate, Confirm):
+            if len(own) > 1:
+                groups.append(own)
+            continue
+        tally.confirmations += 1
+        verdict, fresh = confirmer(
+            incumbent,
+            lambda: rng.gauss(0, 1),
+            lambda fresh, own=own: pooled_noise([*groups, own + fresh]),
+            rule,
+        )
+        tally.fresh_runs += len(fresh)
+        groups.append(own + fresh)
+        if isinstance(verdict, Accept):
+            tally.accepts += 1
+            incumbent = own + fresh
+    tally.nights_with_accept = int(tally.accepts > 0)
+    return tally
+
+
+def power(
+    rng: random.Random,
+    confirmer: Callable[..., tuple[Verdict, list[float]]],
+    rule: Rule,
+    gain: float,
+    base_runs: int,
+    repeats: int,
+    trials: int,
+    df: int,
+) -> tuple[float, float]:
+    """(fraction accepted, mean fresh runs per confirmation) for a change better by `gain` σ,
+    with `df` degrees of freedom of noise already measured earlier in the night."""
+    accepted = confirmations = fresh_runs = 0
+    for _ in range(trials):
+        earlier = [rng.gauss(0, 1) for _ in range(df + 1)] if df else []
+        base = [rng.gauss(0, 1) for _ in range(base_runs)]
+        own = [rng.gauss(-gain, 1) for _ in range(repeats)]
+        gate = decide(
+            Evidence(phase="measure", parent=base, measured=own, noise=pooled_noise([earlier, base])), rule
+        )
+        if not isinstance(gate, Confirm):
+            continue
+        confirmations += 1
+        verdict, fresh = confirmer(
+            base,
+            lambda: rng.gauss(-gain, 1),
+            lambda fresh, e=earlier, b=base, own=own: pooled_noise([e, b, own + fresh]),
+            rule,
+        )
+        fresh_runs += len(fresh)
+        accepted += isinstance(verdict, Accept)
+    return accepted / trials, fresh_runs / max(1, confirmations)
+
+
+def wilson(k: int, n: int) -> tuple[float, float]:
+    """95% interval of a proportion."""
+    if n == 0:
+        return 0.0, 1.0
+    z, p = 1.96, k / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return max(0.0, centre - half), min(1.0, centre + half)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--nights", type=int, default=20000, help="pure-noise nights per rule")
+    parser.add_argument("--experiments", type=int, default=40)
+    parser.add_argument("--base", type=int, default=3, help="baseline_runs")
+    parser.add_argument("--repeats", type=int, default=1)
+    parser.add_argument("--confirm-runs", type=int, default=3, help="the most fresh runs (now)")
+    parser.add_argument("--before-runs", type=int, default=2, help="the fresh runs of the rule before")
+    parser.add_argument("--trials", type=int, default=20000, help="trials per effect size")
+    parser.add_argument(
+        "--df", type=int, default=20, help="noise degrees of freedom measured before the real effect"
+    )
+    args = parser.parse_args()
+    rules = {
+        "sequential (now)": (confirm_sequential, Rule(direction="minimize", confirm_runs=args.confirm_runs)),
+        "fixed (before)": (confirm_fixed, Rule(direction="minimize", confirm_runs=args.before_runs)),
+    }
+    print(
+        f"pure noise: {args.nights} nights of {args.experiments} experiments, {args.base} base runs, "
+        f"{args.repeats} paired run(s) each; now at most {args.confirm_runs} fresh runs per confirmation, "
+        f"before {args.before_runs} at once"
+    )
+    for name, (confirmer, rule) in rules.items():
+        started = time.perf_counter()
+        rng = random.Random(1)
+        total = Tally()
+        for _ in range(args.nights):
+            t = night(rng, confirmer, rule, args.base, args.experiments, args.repeats)
+            total.confirmations += t.confirmations
+            total.accepts += t.accepts
+            total.fresh_runs += t.fresh_runs
+            total.nights_with_accept += t.nights_with_accept
+        lo, hi = wilson(total.accepts, total.confirmations)
+        nlo, nhi = wilson(total.nights_with_accept, args.nights)
+        print(
+            f"  {name:<17} accepts per confirmation {total.accepts / max(1, total.confirmations):.5f} "
+            f"(95% {lo:.5f}-{hi:.5f}, {total.confirmations} confirmations); nights with a false accept "
+            f"{total.nights_with_accept / args.nights:.4f} ({nlo:.4f}-{nhi:.4f}); fresh runs per confirmation "
+            f"{total.fresh_runs / max(1, total.confirmations):.2f}  [{time.perf_counter() - started:.0f} s]"
+        )
+    print(
+        f"real effects: {args.trials} trials each, the base's {args.base} runs as the parent, "
+        f"{args.df} degrees of freedom of noise measured before"
+    )
+    print(f"  {'gain (σ)':>8}  " + "  ".join(f"{name:>32}" for name in rules))
+    for gain in (0.5, 1.0, 1.5, 2.0, 3.0, 5.0, 10.0):
+        cells = []
+        for confirmer, rule in rules.values():
+            p, runs = power(
+                random.Random(2), confirmer, rule, gain, args.base, args.repeats, args.trials, args.df
+            )
+            cells.append(f"accepted {p:6.1%}, {runs:.2f} fresh runs")
+        print(f"  {gain:>8}  " + "  ".join(f"{c:>32}" for c in cells))
+
+
+if __name__ == "__main__":
+    main()
