@@ -451,9 +451,12 @@ class Search:
             patch=ProposalRecord.of(proposal, reapplied_from).to_text(),
         )
         validator = Validator(self.boundaries, self.store.source(proposal.parent))
-        verdict = (
-            validator.judge_edits(proposal.edits) if proposal.edits else validator.judge_files(proposal.files)
-        )
+        if proposal.diff:
+            verdict = validator.judge_diff(proposal.diff)
+        elif proposal.edits:
+            verdict = validator.judge_edits(proposal.edits)
+        else:
+            verdict = validator.judge_files(proposal.files)
         if not isinstance(verdict, Accepted):
             self.recorder.rejected(
                 Rejection(
@@ -809,7 +812,13 @@ def _proposal_from_row(row: ExperimentRow, store: Store) -> Proposal:
         known = ExperimentNote.from_json(store.read_note(row.commit), commit=row.commit)
         meta = known.proposal if known else {}
     return Proposal(
-        row.proposer, row.hypothesis, row.rationale, row.parent or "", edits=record.edits, meta=meta
+        row.proposer,
+        row.hypothesis,
+        row.rationale,
+        row.parent or "",
+        edits=record.edits,
+        diff=record.diff,
+        meta=meta,
     )
 
 

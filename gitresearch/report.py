@@ -40,7 +40,14 @@ def render_markdown(d: RunSummary) -> str:
     out += [
         f"Experiments: {len(d.measured)} measured ({tally}); {d.rejected} proposal(s) rejected by the boundaries.",
     ]
-    if d.llm:
+    if d.llm and "agent_runs" in d.llm:
+        u = d.llm
+        cost = f", ${float(u.get('usd', 0)):.4f} reported" if u.get("usd") else ""
+        out.append(
+            f"Agent: `{u.get('command', '?')}`: {u.get('agent_runs', 0)} run(s) ({u.get('failed_agent_runs', 0)} "
+            f"without a proposal, {u.get('timed_out', 0)} timed out), {float(u.get('seconds', 0)):.0f} s{cost}."
+        )
+    elif d.llm:
         u = d.llm
         out.append(
             f"LLM: {u.get('model', '?')} at {u.get('server', '?')}: {u.get('requests', 0)} request(s)"

@@ -589,6 +589,61 @@ class Store:
             self.repo.git.worktree("prune")
 
 
+SCRATCH_IDENTITY = {
+    "GIT_AUTHOR_NAME": "gitresearch agent",
+    "GIT_AUTHOR_EMAIL": "agent@gitresearch.invalid",
+    "GIT_COMMITTER_NAME": "gitresearch agent",
+    "GIT_COMMITTER_EMAIL": "agent@gitresearch.invalid",
+}
+_SCRATCH_CONFIG = ("-c", "core.hooksPath=/dev/null", "-c", "commit.gpgsign=false")
+
+
+def init_scratch(tree: Path, excluded: str) -> str:
+    """Make the files in `tree` a fresh repository of their own with one commit (a coding
+    agent's scratch tree; `excluded` is a folder kept out of it). Returns that commit."""
+    try:
+        repo = git.Repo.init(tree)
+        (tree / ".git" / "info").mkdir(parents=True, exist_ok=True)
+        (tree / ".git" / "info" / "exclude").write_text(f"/{excluded}/\n")
+        with repo.git.custom_environment(**SCRATCH_IDENTITY):
+            repo.git.execute(["git", *_SCRATCH_CONFIG, "add", "-A"])
+            repo.git.execute(
+                [
+                    "git",
+                    *_SCRATCH_CONFIG,
+                    "commit",
+                    "-q",
+                    "--allow-empty",
+                    "-m",
+                    "gitresearch: the code to improve",
+                ]
+            )
+        return str(repo.head.commit.hexsha)
+    except (git.GitCommandError, OSError, ValueError) as exc:
+        raise StoreError(f"could not make the scratch repository {tree}: {exc}") from None
+
+
+def scratch_changes(tree: Path, start: str, excluded: str) -> tuple[str, str]:
+    """Everything changed in a scratch tree since `start` (committed or not, new files too,
+    never `excluded`) as a unified diff, and the message of the agent's last commit ("" when
+    it made none)."""
+    try:
+        repo = git.Repo(tree)
+        message = ""
+        with contextlib.suppress(ValueError):
+            if repo.head.commit.hexsha != start:
+                message = str(repo.head.commit.message).strip()
+        with repo.git.custom_environment(**SCRATCH_IDENTITY):
+            repo.git.execute(["git", *_SCRATCH_CONFIG, "add", "-A"])  # `excluded` is in info/exclude
+            diff = repo.git.execute(
+                ["git", "diff", "--cached", "--no-color", "--no-ext-diff", "--no-renames", "--binary", start],
+                strip_newline_in_stdout=False,
+            )
+        return str(diff), message
+    except (git.GitCommandError, OSError, ValueError) as exc:
+        raise StoreError(f"could not read the scratch repository {tree}: {exc}") from None
+
+
 def _digest(path: Path) -> str:
     try:
         return hashlib.sha1(path.read_bytes()).hexdigest()

@@ -2,7 +2,7 @@
 
 Runs `gitresearch start` `--runs` times on a benchmark whose metric is fresh Gaussian noise
 (it ignores the knobs and the seed), with the settings of issue 4's test: 40 experiments,
-3 base runs, 2 confirmation runs, two slots. Every accept is a false accept. Prints the
+3 base runs, the default confirmation (at most 3 fresh seeds, one at a time), two slots. Every accept is a false accept. Prints the
 false accepts per run and the fraction of runs with at least one, with a 95% interval;
 `--seeded` makes the noise a function of the seed instead (the paired-seed case).
 Run: `python bench/harness/false_accepts.py [--runs 40] [--experiments 40] [--seeded]`.
@@ -47,7 +47,6 @@ timeout = "30s"
 [search]
 proposer = "sweep"
 baseline_runs = {baseline}
-confirm_runs = 2
 seed = {seed}
 
 [budget]
@@ -118,7 +117,7 @@ def main() -> None:
     lo, hi = wilson(runs_with, len(accepts))
     kind = "seeded" if args.seeded else "fresh"
     print(
-        f"{kind} noise, {args.experiments} experiments, {args.baseline} base runs, 2 confirmations: "
+        f"{kind} noise, {args.experiments} experiments, {args.baseline} base runs, at most 3 fresh seeds per confirmation: "
         f"{sum(accepts)} false accept(s) in {len(accepts)} runs; runs with one: {runs_with / len(accepts):.1%} "
         f"(95% interval {lo:.1%} to {hi:.1%}); {time.time() - start:.0f} s"
     )

@@ -29,7 +29,8 @@ else:  # pragma: no cover - exercised on Python 3.10 only
 CONFIG_NAME = "boundaries.toml"
 
 Direction = Literal["minimize", "maximize"]
-ProposerName = Literal["sweep", "llm", "hybrid", "auto"]
+COMMAND_TIMEOUT = 1800.0  # a coding agent's run: reading, editing, thinking (seconds)
+ProposerName = Literal["sweep", "llm", "command", "hybrid", "auto"]
 SweepModel = Literal["auto", "gp", "tpe"]
 SandboxMode = Literal["auto", "required", "off"]
 KnobScale = Literal["log", "linear", "log1m", "int", "log-int"]
@@ -104,7 +105,7 @@ class PolicyConfig:
 
 @dataclass(frozen=True)
 class AgentConfig:
-    model: str
+    model: str = ""  # the built-in agent's model; empty when a command is the agent
     base_url: str | None = None  # None: $OPENAI_BASE_URL, else OpenAI itself
     api_key_env: str | None = None  # None: OPENAI_API_KEY, optional for a base_url server
     brief: str | None = None
@@ -112,7 +113,10 @@ class AgentConfig:
     price_output: float | None = None  # USD per million completion tokens
     max_tokens: int = 4096  # per reply; bounds what one request can cost
     temperature: float | None = None  # None: the server's default
-    timeout: float = 180.0  # seconds per request before it is retried
+    timeout: float = 180.0  # seconds per request before it is retried (per run of a command agent)
+    command: str | None = None  # a coding agent run once per idea (propose/command.py)
+    pass_env: tuple[str, ...] = ()  # variables the command agent gets (its own API key)
+    read_only: tuple[str, ...] = ()  # paths it may read besides its scratch tree (~/.codex)
 
 
 @dataclass(frozen=True)
@@ -546,11 +550,19 @@ def _agent(t: _Table) -> AgentConfig:
             "max_tokens",
             "temperature",
             "timeout",
+            "command",
+            "pass_env",
+            "read_only",
         )
     )
-    t.require("model")
+    command = t.string("command")
+    if command is None:
+        t.require("model")
     return AgentConfig(
-        model=cast(str, t.string("model")),
+        model=t.string("model") or "",
+        command=command,
+        pass_env=t.strings("pass_env"),
+        read_only=t.strings("read_only"),
         base_url=t.string("base_url"),
         api_key_env=t.string("api_key_env"),
         brief=t.string("brief"),
@@ -558,5 +570,5 @@ def _agent(t: _Table) -> AgentConfig:
         price_output=t.number("price_output", 0.0, 0.0) if "price_output" in t.data else None,
         max_tokens=t.integer("max_tokens", 4096, 64),
         temperature=t.number("temperature", 0.0, 0.0) if "temperature" in t.data else None,
-        timeout=t.duration("timeout", 180.0),
+        timeout=t.duration("timeout", COMMAND_TIMEOUT if command else 180.0),
     )

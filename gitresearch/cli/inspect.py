@@ -115,6 +115,25 @@ def check(
         sys.exit(1)
 
 
+def _agent_facts(cfg: Config) -> dict[str, Any] | None:
+    """The [agent] as `check` shows it: a command and whether its program is installed, or a model."""
+    from gitresearch.propose.command import find_program, program_of
+
+    agent = cfg.agent
+    if agent is None:
+        return None
+    if agent.command:
+        return {
+            "command": agent.command,
+            "program": program_of(agent.command),
+            "found": find_program(agent.command),
+            "timeout_s": agent.timeout,
+            "pass_env": list(agent.pass_env),
+            "read_only": list(agent.read_only),
+        }
+    return {"model": agent.model, "base_url": agent.base_url}
+
+
 def _print_boundaries(boundaries: Boundaries, source: FileSource, as_json: bool) -> None:
     regions = boundaries.resolved_regions(source)
     whole = [f.path for f in boundaries.files.values() if f.regions is None]
@@ -166,6 +185,7 @@ def _print_boundaries(boundaries: Boundaries, source: FileSource, as_json: bool)
                         "install": None if sandbox.works else INSTALL_HINT,
                         "network": cfg.objective.network,
                     },
+                    "agent": _agent_facts(cfg),
                     "search_space": [
                         {
                             "path": k.path,
@@ -210,6 +230,19 @@ def _print_boundaries(boundaries: Boundaries, source: FileSource, as_json: bool)
                 'error: [objective] sandbox = "required", and `gitresearch start` will refuse to run',
                 err=True,
             )
+    agent = _agent_facts(cfg)
+    if agent is not None and agent.get("command"):
+        if agent["found"]:
+            click.echo(f"agent:      `{agent['command']}` once per idea ({agent['found']} found)")
+        else:
+            click.echo(f"agent:      `{agent['command']}` once per idea")
+            click.echo(
+                f"error: [agent] command: `{agent['program']}` is not installed or not on PATH; "
+                "docs/agents.md says what each agent needs",
+                err=True,
+            )
+    elif agent is not None:
+        click.echo(f"agent:      {agent['model']} at {agent['base_url'] or 'OpenAI (or $OPENAI_BASE_URL)'}")
     click.echo("")
     click.echo(f"editable regions ({len(regions)}):")
     width = max((len(r.name) for _, r in regions), default=4)
@@ -259,6 +292,8 @@ def _print_boundaries(boundaries: Boundaries, source: FileSource, as_json: bool)
             f'note: region "{region}" holds no literal a search could move; only an agent (an LLM) can edit it',
             err=True,
         )
+    if agent is not None and agent.get("command") and not agent["found"]:
+        sys.exit(2)  # `start` would refuse: say so with the exit status too
 
 
 def _check_log(cfg: Config, path: Path) -> None:

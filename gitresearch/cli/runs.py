@@ -54,7 +54,9 @@ def _duration(ctx: click.Context, param: click.Parameter, value: str | None) -> 
     "--name", help="name of the run (default: the date and time); its branches are gitresearch/NAME/*"
 )
 @click.option(
-    "--proposer", type=click.Choice(["sweep", "llm", "hybrid", "auto"]), help="override [search] proposer"
+    "--proposer",
+    type=click.Choice(["sweep", "llm", "command", "hybrid", "auto"]),
+    help="override [search] proposer",
 )
 @click.option("--experiments", type=click.IntRange(min=1), help="override [budget] experiments")
 @click.option(
@@ -131,7 +133,7 @@ def start(
 
 
 def _proposer(value: str | None) -> ProposerName | None:
-    if value in ("sweep", "llm", "hybrid", "auto"):
+    if value in ("sweep", "llm", "command", "hybrid", "auto"):
         return value  # type: ignore[return-value]
     return None
 

@@ -34,7 +34,7 @@ from gitresearch.finalize import finalize
 from gitresearch.ledger import Ledger
 from gitresearch.lock import RepoLock, is_held
 from gitresearch.loop import Search, Summary
-from gitresearch.propose.choose import make_proposer
+from gitresearch.propose.choose import Place, make_proposer
 from gitresearch.rebuild import sync_from_git
 from gitresearch.store import Store, check_run_name
 
@@ -271,9 +271,19 @@ def run_search(
         sandboxed, why = sandbox_decision(ws.config)
         executor = make_executor(ws, say, (sandboxed, why))
         try:
-            proposer = make_proposer(ws.config, ws.boundaries, ws.store.source(base), say)
+            proposer = make_proposer(
+                ws.config,
+                ws.boundaries,
+                ws.store.source(base),
+                say,
+                place=Place(ws.store.state_dir, ws.root, sandboxed),
+            )
             harden_process(ws.config)  # the proposer holds its key now; no child ever gets it
-            if proposer.name in ("llm", "hybrid") and not sandboxed and ws.config.objective.sandbox != "off":
+            if (
+                proposer.name in ("llm", "hybrid", "command")
+                and not sandboxed
+                and ws.config.objective.sandbox != "off"
+            ):
                 proposer.close()
                 raise UsageError(
                     f"the {proposer.name} proposer runs code a model wrote, and the sandbox is {why}. "

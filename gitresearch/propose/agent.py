@@ -21,13 +21,11 @@ from __future__ import annotations
 
 import json
 import re
-import string
 import threading
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field
-from importlib import resources
 from typing import Any
 
 from gitresearch.boundaries.config import Config
@@ -35,8 +33,16 @@ from gitresearch.boundaries.policy import DEFAULT_FORBIDDEN
 from gitresearch.boundaries.regions import SyntaxProblem, parse
 from gitresearch.boundaries.resolve import Boundaries
 from gitresearch.boundaries.validator import RegionEdit, Violation
-from gitresearch.durations import format_duration
 from gitresearch.propose.base import NOT_READY, Context, NotReady, Outcome, Proposal
+from gitresearch.propose.briefing import (
+    Entry,
+    boundaries_text,
+    budget_text,
+    history_text,
+    inflight_text,
+    objective_text,
+    prompt,
+)
 from gitresearch.propose.llm import ChatClient, Reply, estimate_tokens
 
 MAX_ATTEMPTS = 3  # replies per idea: the first and up to two corrections
@@ -67,11 +73,6 @@ SCHEMA: Mapping[str, Any] = {
     "required": ["hypothesis", "rationale", "edits"],
     "additionalProperties": False,
 }
-
-
-def prompt(name: str, **values: object) -> str:
-    text = (resources.files("gitresearch.propose") / "prompts" / f"{name}.md").read_text(encoding="utf-8")
-    return string.Template(text).safe_substitute({k: str(v) for k, v in values.items()})
 
 
 class Malformed(ValueError):
@@ -121,18 +122,6 @@ def _json_object(text: str) -> Any:
         if isinstance(obj, dict):
             return obj
     raise Malformed("no JSON object was found in the reply")
-
-
-@dataclass
-class Entry:
-    """One experiment (or rejected proposal) as the agent remembers it."""
-
-    number: int
-    proposer: str
-    hypothesis: str
-    status: str  # accepted | discarded | failed | rejected | duplicate
-    delta: float | None = None
-    reason: str = ""
 
 
 @dataclass
@@ -442,89 +431,16 @@ class LLMProposer:
         )
 
     def _brief(self, ctx: Context, code: str) -> str:
-        c = self.config
-        o = c.objective
-        better = "lower" if o.direction == "minimize" else "higher"
-        lines = [f"Metric: {o.metric} ({better} is better), printed by `{o.command}`."]
-        if ctx.base_value is not None:
-            lines.append(f"The base (the code before this run) scores {ctx.base_value:.6g}.")
-        if ctx.best_value is not None and ctx.best_value != ctx.base_value:
-            lines.append(f"The current best code scores {ctx.best_value:.6g}.")
-        if ctx.noise:
-            lines.append(
-                f"Seed-to-seed noise of one run: σ ≈ {ctx.noise:.3g}; a change must beat the best "
-                "by clearly more than that to be kept."
-            )
-        if o.min_improvement:
-            lines.append(f"Improvements smaller than {o.min_improvement:g} are not worth keeping.")
         return prompt(
             "propose",
             brief=self.brief[:MAX_BRIEF_CHARS] or "(none given: improve the metric)",
-            objective="\n".join(lines),
-            boundaries=self._boundaries_text(),
+            objective=objective_text(self.config, ctx),
+            boundaries=boundaries_text(self.boundaries, self.config),
             regions=code,
-            history=self._history_text(),
-            budget=self._budget_text(ctx),
-            inflight=self._inflight_text(),
-            metric=o.metric,
-        )
-
-    def _boundaries_text(self) -> str:
-        lines = []
-        for allowed in self.boundaries.files.values():
-            if not allowed.is_python:
-                continue
-            if allowed.regions is None:
-                lines.append(f"- {allowed.path}: any top-level assignment, function or class, by name")
-            else:
-                lines.append(f"- {allowed.path}: regions {', '.join(allowed.regions)}")
-        if self.boundaries.protect:
-            lines.append(f"Fixed (never edit): {', '.join(self.boundaries.protect)}")
-        if self.config.policy.allow_imports:
-            lines.append(f"Imports allowed in new code: {', '.join(self.config.policy.allow_imports)}")
-        return "\n".join(lines)
-
-    def _history_text(self) -> str:
-        if not self.history:
-            return "Nothing yet: this is the first experiment."
-        done = [e for e in self.history if e.number]
-        lines: list[str] = []
-        accepted = [e for e in done if e.status == "accepted"]
-        if accepted:
-            lines.append("Kept (each became the new best):")
-            lines += [f"- #{e.number} {_delta(e)}: {e.hypothesis}" for e in accepted[-10:]]
-        recent = done[-12:]
-        if recent:
-            lines.append("Most recent experiments:")
-            lines += [
-                f"- #{e.number} [{e.proposer}] {e.status} {_delta(e)}: {e.hypothesis} — {_cut(e.reason, 140)}"
-                for e in recent
-            ]
-        refused = [e for e in self.history if e.status in ("rejected", "duplicate")][-5:]
-        if refused:
-            lines.append("Refused before running:")
-            lines += [f"- {e.hypothesis} — {_cut(e.reason, 200)}" for e in refused]
-        older = [e for e in done[:-12] if e.status != "accepted"][-60:]
-        if older:
-            lines.append("Earlier ideas already tried (do not repeat them as they were):")
-            lines += [f"- {_cut(e.hypothesis, 100)} ({e.status} {_delta(e)})" for e in older]
-        return "\n".join(lines)
-
-    def _budget_text(self, ctx: Context) -> str:
-        parts = [f"{ctx.experiments_left} experiment(s)"]
-        if ctx.seconds_left is not None:
-            parts.append(f"{format_duration(max(0.0, ctx.seconds_left))} of wall clock")
-        parts.append(f"${max(0.0, self.budget_usd - self.usage_.usd):.2f} of LLM spend")
-        return ", ".join(parts) + "."
-
-    def _inflight_text(self) -> str:
-        pending = list(self.running.values()) + [p.hypothesis for p, _ in self.ready]
-        if not pending:
-            return ""
-        return (
-            "\nBeing measured or about to run, results not in yet (propose something else):\n"
-            + "\n".join(f"- {h}" for h in pending)
-            + "\n"
+            history=history_text(self.history),
+            budget=budget_text(ctx, self.budget_usd - self.usage_.usd),
+            inflight=inflight_text(list(self.running.values()) + [p.hypothesis for p, _ in self.ready]),
+            metric=self.config.objective.metric,
         )
 
 
@@ -578,12 +494,3 @@ def _code(boundaries: Boundaries, ctx: Context) -> tuple[str, dict[tuple[str, st
 
 def _render_edits(edits: Sequence[RegionEdit]) -> str:
     return "\n".join(f"{e.path} :: {e.region}\n```python\n{e.source}\n```" for e in edits) or "(none)"
-
-
-def _delta(e: Entry) -> str:
-    return f"Δ{e.delta:+.4g}" if e.delta is not None else ""
-
-
-def _cut(text: str, n: int) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= n else text[: n - 1] + "…"

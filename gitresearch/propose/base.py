@@ -27,7 +27,8 @@ class Proposal:
     rationale: str
     parent: str
     edits: tuple[RegionEdit, ...] = ()  # region replacements, or
-    files: Mapping[str, str] = field(default_factory=dict)  # whole new texts of changed files
+    files: Mapping[str, str] = field(default_factory=dict)  # whole new texts of changed files, or
+    diff: str = ""  # a unified diff (a coding agent's edits of its scratch tree)
     meta: Mapping[str, Any] = field(default_factory=dict)
 
 
@@ -38,6 +39,7 @@ class ProposalRecord:
 
     meta: Mapping[str, Any] = field(default_factory=dict)
     edits: tuple[RegionEdit, ...] = ()
+    diff: str = ""
     reapplied_from: int | None = None
 
     def to_text(self) -> str:
@@ -45,6 +47,7 @@ class ProposalRecord:
             {
                 "meta": dict(self.meta),
                 "edits": [[e.path, e.region, e.source] for e in self.edits],
+                **({"diff": self.diff} if self.diff else {}),
                 "reapplied_from": self.reapplied_from,
             },
             sort_keys=True,
@@ -52,7 +55,9 @@ class ProposalRecord:
 
     @classmethod
     def of(cls, proposal: Proposal, reapplied_from: int | None = None) -> ProposalRecord:
-        return cls(meta=proposal.meta, edits=proposal.edits, reapplied_from=reapplied_from)
+        return cls(
+            meta=proposal.meta, edits=proposal.edits, diff=proposal.diff, reapplied_from=reapplied_from
+        )
 
     @classmethod
     def from_text(cls, text: str | None) -> ProposalRecord:
@@ -70,9 +75,11 @@ class ProposalRecord:
         )
         meta = data.get("meta")
         back = data.get("reapplied_from")
+        diff = data.get("diff")
         return cls(
             meta=meta if isinstance(meta, dict) else {},
             edits=edits,
+            diff=diff if isinstance(diff, str) else "",
             reapplied_from=back if isinstance(back, int) else None,
         )
 

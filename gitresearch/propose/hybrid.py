@@ -15,28 +15,29 @@ from typing import Any
 from gitresearch.boundaries.validator import Violation
 from gitresearch.propose.agent import LLMProposer
 from gitresearch.propose.base import Context, NotReady, Outcome, Proposal
+from gitresearch.propose.command import CommandProposer
 from gitresearch.propose.sweep import SweepProposer
 
 
 class HybridProposer:
     name = "hybrid"
 
-    def __init__(self, agent: LLMProposer, sweep: SweepProposer | None) -> None:
+    def __init__(self, agent: LLMProposer | CommandProposer, sweep: SweepProposer | None) -> None:
         self.agent = agent
         self.sweep = sweep  # None when the regions hold no tunable literal
         self.sweep_done = sweep is None
-        self.counts = {"llm": 0, "sweep": 0}
+        self.counts = {agent.name: 0, "sweep": 0}
 
     @property
     def stopped(self) -> str:
         return self.agent.stopped
 
     def propose(self, ctx: Context) -> Proposal | NotReady | None:
-        agent_first = self.sweep_done or self.counts["llm"] <= self.counts["sweep"]
+        agent_first = self.sweep_done or self.counts[self.agent.name] <= self.counts["sweep"]
         if agent_first:
             found = self.agent.propose(ctx)
             if isinstance(found, Proposal):
-                self.counts["llm"] += 1
+                self.counts[self.agent.name] += 1
                 return found
             swept = self._sweep(ctx)
             return swept if swept is not None else found
