@@ -205,3 +205,71 @@ def test_the_command_template_quotes_every_value_as_one_word() -> None:
     assert reported_cost('{"type":"result","total_cost_usd":0.0123}') == pytest.approx(0.0123)
     assert reported_cost("Cost: $0.0040 message, $0.0100 session.") == pytest.approx(0.01)
     assert reported_cost("no cost here") is None
+
+
+SLOW_AGENT = """\
+import os, pathlib, subprocess, sys, time
+mode = {mode!r}
+started = time.time()
+if mode == "hang":
+    child = subprocess.Popen(["sleep", "300"])
+    print(f"child pid {{child.pid}}", flush=True)
+    time.sleep(300)
+time.sleep(1.0)
+idea = os.path.basename(os.path.dirname(os.getcwd()))
+text = pathlib.Path("bench.py").read_text().replace("LR = 0.01", f"LR = 0.0{{int(idea) + 1}}")
+pathlib.Path("bench.py").write_text(text)
+pathlib.Path(os.environ["GITRESEARCH_HYPOTHESIS"]).write_text(
+    f"LR from idea {{idea}}\\n{{started:.3f}} {{time.time():.3f}}\\n"
+)
+"""
+
+
+def slow_agent_repo(
+    root: Path, mode: str, *, jobs: int, experiments: int, proposer: str = "command"
+) -> GitRepo:
+    config = (
+        CONFIG.format(python=sys.executable)
+        .replace('sandbox = "required"', 'sandbox = "off"')
+        .replace('proposer = "command"', f'proposer = "{proposer}"')
+        .replace("jobs = 1", f"jobs = {jobs}")
+        .replace("experiments = 2", f"experiments = {experiments}")
+        .replace('timeout = "60s"', 'timeout = "3s"')
+        .replace('"{prompt}"', "")
+    )
+    return make_repo(
+        root, {"bench.py": BENCH, "agent.py": SLOW_AGENT.format(mode=mode), "boundaries.toml": config}
+    )
+
+
+def test_an_agent_past_its_timeout_is_killed_with_everything_it_started(tmp_path: Path) -> None:
+    repo = slow_agent_repo(tmp_path / "r", "hang", jobs=1, experiments=2)
+    done = repo.gitresearch("start", "--name", "hang")
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "ran past the 3 s timeout without an edit" in done.stderr
+    assert "agent stops proposing: 5 agent runs in a row gave no proposal" in done.stderr
+    logs = sorted((repo.root / ".git" / "gitresearch" / "agents").glob("*/agent-*.log"))
+    assert len(logs) == 5  # each run's log is kept for reading; its scratch tree is gone
+    assert not any((log.parent / "tree").exists() for log in logs)
+    for log in logs:
+        pid = int(log.read_text().split("child pid ")[1].split()[0])
+        assert not Path(f"/proc/{pid}").exists() or "zombie" in Path(f"/proc/{pid}/status").read_text()
+
+
+def test_agents_run_side_by_side_as_slots_allow(tmp_path: Path) -> None:
+    repo = slow_agent_repo(tmp_path / "r", "edit", jobs=2, experiments=2)
+    done = repo.gitresearch("start", "--name", "two", "--no-finalize")
+    assert done.returncode == 0, done.stderr[-3000:]
+    rows = [r for r in ledger_of(repo).experiments("two") if r.commit]
+    assert len(rows) == 2 and {r.proposer for r in rows} == {"command"}
+    spans = sorted(tuple(float(t) for t in r.rationale.split()) for r in rows)
+    assert spans[1][0] < spans[0][1], spans  # the second agent started before the first ended
+
+
+def test_hybrid_takes_turns_between_a_command_agent_and_the_sweep(tmp_path: Path) -> None:
+    repo = slow_agent_repo(tmp_path / "r", "edit", jobs=1, experiments=4, proposer="hybrid")
+    done = repo.gitresearch("start", "--name", "both", "--no-finalize")
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "proposer: hybrid (the command `" in done.stderr
+    proposers = [r.proposer for r in ledger_of(repo).experiments("both") if r.commit]
+    assert "command" in proposers and "sweep" in proposers, proposers

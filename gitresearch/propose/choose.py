@@ -101,7 +101,8 @@ def _where(agent: LLMProposer | CommandProposer) -> str:
     from gitresearch.propose.command import CommandProposer
 
     if isinstance(agent, CommandProposer):
-        return f"the command `{agent.program}`"
+        line = " ".join(agent.template.split())
+        return f"the command `{line if len(line) <= 60 else line[:59] + '…'}`"
     return f"{agent.client.model} at {agent.client.where}"
 
 

@@ -260,7 +260,7 @@ class CommandProposer:
         self.running.pop(request, None)
         idea = self.handed.pop(request, None)
         if idea is not None:
-            shutil.rmtree(idea.folder, ignore_errors=True)
+            _clean(idea.folder)
         status = "accepted" if outcome.accepted else ("failed" if outcome.value is None else "discarded")
         self.history.append(
             Entry(outcome.number, p.proposer, p.hypothesis, status, outcome.delta, outcome.reason)
@@ -489,7 +489,7 @@ class CommandProposer:
                 (idea, f"Your last run changed no file. Edit the files in place, then write {HYPOTHESIS}.")
             )
         else:
-            shutil.rmtree(task.folder, ignore_errors=True)
+            _clean(task.folder)
         if self.failed_in_a_row >= MAX_FAILED_RUNS:
             self._stop(f"{self.failed_in_a_row} agent runs in a row gave no proposal; the last: {why}")
 
@@ -516,7 +516,7 @@ class CommandProposer:
             return
         if idea.attempt >= MAX_ATTEMPTS or self.stopped:
             self.say(f"agent: idea {request} refused {idea.attempt} time(s); dropped")
-            shutil.rmtree(idea.folder, ignore_errors=True)
+            _clean(idea.folder)
             return
         self.retries.appendleft((idea, feedback))
 
@@ -525,3 +525,9 @@ class CommandProposer:
             self.stopped = why
             self.retries.clear()
             self.say(f"agent stops proposing: {cut(why, 400)}")
+
+
+def _clean(folder: Path) -> None:
+    """An idea is done with: its scratch tree goes, the agent's logs stay (`agent-N.log`)."""
+    for sub in ("tree", "home", "tmp", "out", "cache"):
+        shutil.rmtree(folder / sub, ignore_errors=True)
