@@ -16,7 +16,9 @@ import json
 import shlex
 import shutil
 import sys
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -273,3 +275,92 @@ def test_hybrid_takes_turns_between_a_command_agent_and_the_sweep(tmp_path: Path
     assert "proposer: hybrid (the command `" in done.stderr
     proposers = [r.proposer for r in ledger_of(repo).experiments("both") if r.commit]
     assert "command" in proposers and "sweep" in proposers, proposers
+
+
+AIDER = Path(__file__).resolve().parents[1] / ".venv-aider" / "bin" / "aider"
+
+# docs/agents.md's aider preset, with the test server for the model
+AIDER_COMMAND = (
+    "LITELLM_LOCAL_MODEL_COST_MAP=True {aider} --model openai/test-model --openai-api-base {url} "
+    "--openai-api-key local --no-stream --yes-always --no-check-update --analytics-disable "
+    "--no-show-model-warnings --no-pretty --no-suggest-shell-commands --edit-format diff "
+    "--map-tokens 0 --no-gitignore --chat-history-file ~/.aider.chat.history.md "
+    '--input-history-file ~/.aider.input.history --message "{{prompt}}" {{files}}'
+)
+
+OUT_OF_BOUNDS_REPLY = """The schedule is what holds it back.
+
+bench.py
+```python
+<<<<<<< SEARCH
+def schedule(step):
+    return 1.0
+=======
+def schedule(step):
+    return 0.0
+>>>>>>> REPLACE
+```
+"""
+
+INSIDE_REPLY = """Undo the schedule change; make the activation leaky instead.
+
+bench.py
+```python
+<<<<<<< SEARCH
+def schedule(step):
+    return 0.0
+=======
+def schedule(step):
+    return 1.0
+>>>>>>> REPLACE
+```
+
+bench.py
+```python
+<<<<<<< SEARCH
+    return max(0.0, x)
+=======
+    return x if x > 0 else 0.1 * x
+>>>>>>> REPLACE
+```
+"""
+
+
+@pytest.mark.skipif(not AIDER.exists(), reason="aider is installed into .venv-aider by scripts/test.sh")
+@pytest.mark.skipif(not probe().works, reason="needs bubblewrap (scripts/test.sh installs it)")
+def test_aider_as_the_agent_through_start_refused_then_kept(tmp_path: Path) -> None:
+    from gitresearch.testing.fakellm import FakeLLM, Step
+
+    edits = iter([OUT_OF_BOUNDS_REPLY, INSIDE_REPLY])
+    commits = iter(["Remove the learning-rate schedule", "Make the activation leaky for negative inputs"])
+    asked: list[str] = []
+
+    def reply(request: Mapping[str, Any]) -> Step:
+        text = json.dumps(request.get("messages", []))
+        if "commit message" in text.lower():
+            return Step(next(commits, "Edit bench.py"))
+        asked.append(text)
+        return Step(next(edits, "No further changes."))
+
+    with FakeLLM(fallback=reply) as server:
+        config = CONFIG.format(python=sys.executable).replace(
+            "[agent]\n" + f"command = '{sys.executable} agent.py \"{{prompt}}\"'\n" + 'timeout = "60s"',
+            "[agent]\n"
+            + f"command = '{AIDER_COMMAND.format(aider=AIDER, url=server.url)}'\n"
+            + 'timeout = "120s"\n'
+            + f'read_only = ["{AIDER.parent.parent}"]',
+        )
+        assert "openai/test-model" in config
+        config = config.replace("experiments = 2", "experiments = 1")
+        repo = make_repo(tmp_path / "r", {"bench.py": BENCH, "boundaries.toml": config})
+        done = repo.gitresearch("start", "--name", "aider")
+    assert done.returncode == 0, done.stderr[-3000:]
+    rows = ledger_of(repo).experiments("aider")
+    refused = [r for r in rows if r.status == "rejected"]
+    kept = [r for r in rows if r.status == "accepted"]
+    assert len(refused) == 1 and refused[0].hypothesis == "Remove the learning-rate schedule"
+    assert [v["rule"] for v in refused[0].violations or []] == ["outside-region"]
+    assert len(kept) == 1 and kept[0].hypothesis == "Make the activation leaky for negative inputs"
+    assert repo.git("show", f"{kept[0].commit}:bench.py") == LEAKY
+    # aider's second run was told why the first was refused
+    assert len(asked) == 2 and "outside-region" in asked[1] and "outside-region" not in asked[0]
