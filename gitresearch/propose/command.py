@@ -177,7 +177,8 @@ class CommandProposer:
         assert config.agent is not None and config.agent.command
         self.config = config
         self.agent = config.agent
-        self.template: str = config.agent.command
+        # one command line: a TOML multi-line string's line breaks (and `\` continuations) are spaces
+        self.template: str = config.agent.command.replace("\\\n", " ").replace("\n", " ")
         self.program = program_of(self.template) or self.template
         self.boundaries = boundaries
         self.brief = (brief or "").strip()
