@@ -91,6 +91,7 @@ class Snapshot:
     slots: tuple[Slot, ...]
     started: Mapping[str, float]  # job key -> when it started
     llm_usd: float | None
+    waiting_s: float | None = None  # how long the agent has waited for its model (or command)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -283,7 +284,8 @@ class Search:
                 self.on_tick(self)
             self._shutdown()
         ended_early = self.interrupted or self.base_failed or self.seed_ignored or self.tripped
-        self.recorder.ended("stopped" if ended_early else "searched", self.proposer.usage())
+        usage = {k: v for k, v in self.proposer.usage().items() if k != "waiting_s"}  # a moment's state
+        self.recorder.ended("stopped" if ended_early else "searched", usage)
         accepted = [e.number for e in self.experiments.values() if e.status == "accepted"]
         base_values = self.parent_values(self.base)
         best = self.by_commit.get(self.incumbent)
@@ -763,7 +765,8 @@ class Search:
 
     def snapshot(self) -> Snapshot:
         best, delta, number = self.best()
-        usd = self.proposer.usage().get("usd")
+        usage = self.proposer.usage()
+        usd, waiting = usage.get("usd"), usage.get("waiting_s")
         return Snapshot(
             done=self.committed,
             budget=self.config.budget.experiments,
@@ -776,6 +779,7 @@ class Search:
             slots=tuple(self.executor.slots),
             started=dict(self.job_started),
             llm_usd=float(usd) if isinstance(usd, (int, float)) else None,
+            waiting_s=float(waiting) if isinstance(waiting, (int, float)) else None,
         )
 
     def best(self) -> tuple[float | None, float | None, int | None]:

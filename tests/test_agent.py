@@ -330,12 +330,56 @@ def test_missing_key_and_unreachable_server_fail_before_the_run(tmp_path: Path) 
     assert Store(repo.root).run("r") is None  # nothing was started
 
 
-def test_unknown_model_is_named_before_the_run(tmp_path: Path) -> None:
-    with FakeLLM(models=["llama3", "qwen2.5-coder"]) as server:
-        repo = agent_repo(tmp_path / "repo", server.url)
+def test_a_model_the_server_lists_under_another_name_is_a_warning(tmp_path: Path) -> None:
+    """llama.cpp lists the path it loaded and answers chats under any model name."""
+    with FakeLLM([Step(FIX)], models=["/models/SmolLM2-135M-Instruct-Q8_0.gguf"]) as server:
+        repo = agent_repo(tmp_path / "repo", server.url, experiments=1)
         done = start(repo)
-    assert done.returncode == 2
-    assert 'does not serve model "test-model"; it serves: llama3, qwen2.5-coder' in done.stderr
+    assert done.returncode == 0, done.stderr
+    assert "warning: the LLM server at" in done.stderr
+    assert (
+        'does not list model "test-model" (it lists: /models/SmolLM2-135M-Instruct-Q8_0.gguf)' in done.stderr
+    )
+    assert experiments(repo)[0].status == "accepted"
+
+
+def test_a_reply_cut_off_at_max_tokens_is_named_and_asked_shorter(tmp_path: Path) -> None:
+    with FakeLLM([Step(FIX[:60], finish_reason="length"), Step(FIX)]) as server:
+        repo = agent_repo(tmp_path / "repo", server.url, experiments=1)
+        done = start(repo)
+        requests = server.completions()
+    assert done.returncode == 0, done.stderr
+    assert "LLM reply cut off at max_tokens (500); asking for a shorter one" in done.stderr
+    assert "is missing" not in done.stderr and "no JSON object" not in done.stderr
+    assert "cut off at the limit of 500 tokens" in user_texts(requests[1])[-1]
+    assert experiments(repo)[0].status == "accepted"
+    assert run_note(repo)["llm"]["truncated_replies"] == 1
+
+
+def test_a_timed_out_try_is_counted_as_if_billed(tmp_path: Path) -> None:
+    """A try that timed out may have been billed in full: its prompt plus max_tokens count."""
+    with FakeLLM([Step(FIX, delay=3.0), Step(FIX)]) as server:
+        repo = agent_repo(tmp_path / "repo", server.url, experiments=1, timeout="1s")
+        done = start(repo)
+    assert done.returncode == 0, done.stderr
+    usage = run_note(repo)["llm"]
+    assert usage["timed_out_tries"] == 1
+    assert usage["completion_tokens"] == 200 + 500  # the reply, and a full max_tokens for the lost try
+    prompt_estimate = usage["prompt_tokens"] - 1000
+    assert prompt_estimate > 100  # the brief, estimated from its text
+    assert usage["usd"] == pytest.approx((1000 + prompt_estimate) * 1e-6 + 700 * 2e-6, rel=1e-3)
+
+
+def test_a_slow_model_shows_in_the_status_line() -> None:
+    from gitresearch.cli.progress import status_line
+    from gitresearch.loop import Snapshot
+
+    snap = Snapshot(
+        done=1, budget=5, seconds_left=3600, metric="loss", best=1.0, gain=None, best_number=None,
+        running={}, slots=(), started={}, llm_usd=0.01, waiting_s=130.0,
+    )  # fmt: skip
+    assert "waiting 2m10s for the model" in status_line(snap)
+    assert "waiting" not in status_line(Snapshot(**{**snap.__dict__, "waiting_s": 3.0}))
 
 
 def test_auto_picks_hybrid_when_reachable_and_sweep_when_not(tmp_path: Path) -> None:

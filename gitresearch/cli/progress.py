@@ -57,6 +57,9 @@ class Progress:
         self.stream.flush()
 
 
+WAITING_SHOWN = 10.0  # seconds: a slow model (grammar-constrained decoding can crawl) shows in the line
+
+
 def status_line(snap: Snapshot) -> str:
     done, budget, seconds_left, llm_usd = snap.done, snap.budget, snap.seconds_left, snap.llm_usd
     metric, best, gain, best_number = snap.metric, snap.best, snap.gain, snap.best_number
@@ -64,6 +67,8 @@ def status_line(snap: Snapshot) -> str:
     parts = [f"[{done}/{budget}]", f"{format_duration(max(seconds_left, 0))} left"]
     if llm_usd is not None:
         parts.append(f"LLM ${llm_usd:.3f}")
+    if snap.waiting_s is not None and snap.waiting_s >= WAITING_SHOWN:
+        parts.append(f"waiting {format_duration(snap.waiting_s)} for the model")
     if best is not None:
         where = f"#{best_number:04d}" if best_number else "base"
         parts.append(

@@ -22,6 +22,7 @@ from __future__ import annotations
 import json
 import re
 import threading
+import time
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future
@@ -139,6 +140,7 @@ class Request:
     conversation: Conversation
     future: Future[Reply]
     worst_usd: float
+    started: float = field(default_factory=time.monotonic)
 
 
 @dataclass
@@ -149,7 +151,9 @@ class Usage:
     completion_tokens: int = 0
     usd: float = 0.0
     malformed: int = 0
+    truncated: int = 0  # replies cut off at max_tokens
     retries: int = 0
+    timed_out_tries: int = 0  # counted at a conservative estimate: prompt + max_tokens each
     seconds: float = 0.0
     response_format: str | None = None  # the mode the server took, once it answered
 
@@ -161,6 +165,8 @@ class Usage:
             "completion_tokens": self.completion_tokens,
             "usd": round(self.usd, 6),
             "malformed_replies": self.malformed,
+            "truncated_replies": self.truncated,
+            "timed_out_tries": self.timed_out_tries,
             "retries": self.retries,
             "seconds": round(self.seconds, 3),
             **({"response_format": self.response_format} if self.response_format else {}),
@@ -259,7 +265,13 @@ class LLMProposer:
         self._correct(proposal, prompt("duplicate", which=which))
 
     def usage(self) -> Mapping[str, Any]:
-        return {"model": self.client.model, "server": self.client.where, **self.usage_.as_dict()}
+        waiting = self.waiting()
+        return {
+            "model": self.client.model,
+            "server": self.client.where,
+            **self.usage_.as_dict(),
+            **({"waiting_s": round(waiting, 1)} if waiting else {}),
+        }
 
     def restore_usage(self, usage: Mapping[str, Any]) -> None:
         u = self.usage_
@@ -340,6 +352,7 @@ class LLMProposer:
             try:
                 reply = request.future.result()
             except Exception as e:  # LLMError, or anything else the client raised: a failed request
+                self._timed_out(request, getattr(e, "timeouts", 0))
                 self.usage_.failed_requests += 1
                 self.failed_in_a_row += 1
                 self.say(f"LLM request failed: {e}")
@@ -347,8 +360,26 @@ class LLMProposer:
                     self._stop(f"{self.failed_in_a_row} LLM requests in a row failed; the last: {e}")
                 continue
             self.failed_in_a_row = 0
+            self._timed_out(request, reply.timeouts)
             self._account(reply)
             self._take(request.conversation, reply)
+
+    def _timed_out(self, request: Request, tries: int) -> None:
+        """Tries that timed out may still be billed: count each as its prompt plus a full reply."""
+        if tries <= 0:
+            return
+        prompt_tokens = sum(estimate_tokens(m["content"]) for m in request.conversation.messages)
+        max_tokens = self.config.agent.max_tokens if self.config.agent else 4096
+        u = self.usage_
+        u.timed_out_tries += tries
+        u.prompt_tokens += tries * prompt_tokens
+        u.completion_tokens += tries * max_tokens
+        u.usd += tries * self.client.prices.cost(prompt_tokens, max_tokens)
+
+    def waiting(self) -> float:
+        """Seconds the oldest request in flight has been waiting for the model (0: none)."""
+        inflight = list(self.inflight)
+        return time.monotonic() - min(r.started for r in inflight) if inflight else 0.0
 
     def _account(self, reply: Reply) -> None:
         u = self.usage_
@@ -361,6 +392,16 @@ class LLMProposer:
         u.response_format = reply.mode
 
     def _take(self, conversation: Conversation, reply: Reply) -> None:
+        if reply.finish_reason == "length":  # cut off at max_tokens: say so, not "a field is missing"
+            self.usage_.malformed += 1
+            self.usage_.truncated += 1
+            max_tokens = self.config.agent.max_tokens if self.config.agent else 4096
+            self.say(
+                f"LLM reply cut off at max_tokens ({max_tokens})"
+                + ("; asking for a shorter one" if conversation.attempt < MAX_ATTEMPTS else "")
+            )
+            self._continue(conversation, reply.text, prompt("truncated", max_tokens=max_tokens))
+            return
         try:
             hypothesis, rationale, edits = parse_reply(reply.text)
         except Malformed as e:

@@ -175,5 +175,7 @@ def _agent(
     line = config.lines.get("agent.model") or config.lines.get("agent")
     label = f"{config.path.name}" + (f":{line}" if line else "") + " [agent]"
     client = ChatClient(config.agent, env, config_label=label)
-    client.preflight()
+    found = client.preflight()
+    if found.startswith("warning:"):
+        say(found)
     return LLMProposer(client, boundaries, config, _brief(config, base_source), say=say)

@@ -15,7 +15,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Literal
 
 import openai
@@ -43,9 +43,10 @@ Message = Mapping[str, str]
 class LLMError(GitResearchError):
     """A request that failed for good (after its retries)."""
 
-    def __init__(self, kind: str, message: str) -> None:
+    def __init__(self, kind: str, message: str, timeouts: int = 0) -> None:
         super().__init__(message)
         self.kind = kind  # rate-limit | timeout | connection | server | refused | empty
+        self.timeouts = timeouts  # tries that timed out: a paid server may have billed them
 
 
 @dataclass(frozen=True)
@@ -57,6 +58,8 @@ class Reply:
     retries: int
     mode: Mode
     estimated_usage: bool = False  # the server reported no usage; counted from the text
+    finish_reason: str | None = None  # "length": cut off at max_tokens
+    timeouts: int = 0  # earlier tries of this request that timed out (retried)
 
 
 @dataclass(frozen=True)
@@ -154,16 +157,20 @@ class ChatClient:
                 f"the LLM server at {self.where} answered {e.status_code}: {_short(e)}"
             ) from None
         if names and self.model not in names:
+            # llama.cpp lists the full path it loaded and answers under any name: warn, go on;
+            # a server that truly lacks the model refuses the first request, which stops the agent
             shown = ", ".join(sorted(names)[:12]) + (" ..." if len(names) > 12 else "")
-            raise UsageError(
-                f'the LLM server at {self.where} does not serve model "{self.model}"; it serves: {shown}'
+            return (
+                f'warning: the LLM server at {self.where} does not list model "{self.model}" (it lists: '
+                f"{shown}); going on, since some servers answer under any name. If the first "
+                f"requests are refused, set model in {self.config_label} to one of those"
             )
         return f"LLM {self.model} at {self.where}"
 
     def complete(self, messages: Sequence[Message], schema: Mapping[str, Any]) -> Reply:
         """One chat completion (retried on rate limits, timeouts and server errors)."""
         start = time.perf_counter()
-        retries = 0
+        retries = timeouts = 0
         while True:
             mode = self._mode
             try:
@@ -189,8 +196,9 @@ class ChatClient:
                 openai.InternalServerError,
             ) as e:
                 kind = _kind(e)
+                timeouts += kind == "timeout"
                 if retries >= RETRIES:
-                    raise LLMError(kind, f"{kind} after {retries + 1} tries: {_short(e)}") from None
+                    raise LLMError(kind, f"{kind} after {retries + 1} tries: {_short(e)}", timeouts) from None
                 self._sleep(_backoff(e, retries))
                 retries += 1
                 continue
@@ -200,7 +208,7 @@ class ChatClient:
                     retries += 1
                     continue
                 raise LLMError("server", f"the server answered {e.status_code}: {_short(e)}") from None
-            return self._reply(response, messages, start, retries, mode)
+            return replace(self._reply(response, messages, start, retries, mode), timeouts=timeouts)
 
     def _request(self, messages: Sequence[Message], schema: Mapping[str, Any], mode: Mode) -> dict[str, Any]:
         request: dict[str, Any] = {
@@ -241,6 +249,7 @@ class ChatClient:
     ) -> Reply:
         choices = getattr(response, "choices", None) or []
         text = (choices[0].message.content or "") if choices else ""
+        finish = getattr(choices[0], "finish_reason", None) if choices else None
         usage = getattr(response, "usage", None)
         prompt = getattr(usage, "prompt_tokens", None) if usage is not None else None
         completion = getattr(usage, "completion_tokens", None) if usage is not None else None
@@ -252,7 +261,14 @@ class ChatClient:
         if not text.strip():
             raise LLMError("empty", "the server sent an empty reply")
         return Reply(
-            text, int(prompt), int(completion), time.perf_counter() - start, retries, mode, estimated
+            text,
+            int(prompt),
+            int(completion),
+            time.perf_counter() - start,
+            retries,
+            mode,
+            estimated,
+            finish_reason=finish if isinstance(finish, str) else None,
         )
 
 

@@ -33,6 +33,7 @@ class Step:
     headers: Mapping[str, str] = field(default_factory=dict)  # e.g. {"retry-after": "0"}
     prompt_tokens: int | None = 1000  # None: no usage block, as some servers do
     completion_tokens: int | None = 200
+    finish_reason: str = "stop"  # "length": the reply was cut off at max_tokens
 
 
 def proposal(hypothesis: str, edits: Iterable[tuple[str, str, str]], rationale: str = "") -> str:
@@ -179,7 +180,7 @@ class FakeLLM:
                         {
                             "index": 0,
                             "message": {"role": "assistant", "content": step.content},
-                            "finish_reason": "stop",
+                            "finish_reason": step.finish_reason,
                         }
                     ],
                 }
