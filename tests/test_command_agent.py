@@ -228,7 +228,7 @@ pathlib.Path(os.environ["GITRESEARCH_HYPOTHESIS"]).write_text(
 
 
 def slow_agent_repo(
-    root: Path, mode: str, *, jobs: int, experiments: int, proposer: str = "command"
+    root: Path, mode: str, *, jobs: int, experiments: int, proposer: str = "command", bench_s: float = 0.0
 ) -> GitRepo:
     config = (
         CONFIG.format(python=sys.executable)
@@ -239,8 +239,9 @@ def slow_agent_repo(
         .replace('timeout = "60s"', 'timeout = "3s"')
         .replace('"{prompt}"', "")
     )
+    bench = BENCH.replace('print(f"loss', f'__import__("time").sleep({bench_s})\nprint(f"loss')
     return make_repo(
-        root, {"bench.py": BENCH, "agent.py": SLOW_AGENT.format(mode=mode), "boundaries.toml": config}
+        root, {"bench.py": bench, "agent.py": SLOW_AGENT.format(mode=mode), "boundaries.toml": config}
     )
 
 
@@ -269,7 +270,8 @@ def test_agents_run_side_by_side_as_slots_allow(tmp_path: Path) -> None:
 
 
 def test_hybrid_takes_turns_between_a_command_agent_and_the_sweep(tmp_path: Path) -> None:
-    repo = slow_agent_repo(tmp_path / "r", "edit", jobs=1, experiments=4, proposer="hybrid")
+    # the base's three runs take 3 s: the agent (1 s) has its idea ready before the first turn
+    repo = slow_agent_repo(tmp_path / "r", "edit", jobs=1, experiments=4, proposer="hybrid", bench_s=1.0)
     done = repo.gitresearch("start", "--name", "both", "--no-finalize")
     assert done.returncode == 0, done.stderr[-3000:]
     assert "proposer: hybrid (the command `" in done.stderr

@@ -31,6 +31,7 @@ import os
 import re
 import shlex
 import shutil
+import sys
 import threading
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
@@ -191,6 +192,9 @@ class CommandProposer:
         # Taken now: the run drops API keys from its own environment once proposers are built.
         self.env = {k: env[k] for k in (*BASE_ENV, *self.agent.pass_env) if k in env}
         self.home = env.get("HOME")
+        # where programs come from (a virtualenv, conda, PATH entries, this interpreter's own
+        # prefix), shown again read-only when they live in a hidden folder such as /tmp
+        self.tools = [*environment_paths(env), Path(sys.prefix).resolve()]
         self.budget_usd = config.budget.llm_usd
         self.usage_ = AgentUsage()
         self.history: list[Entry] = []
@@ -396,7 +400,7 @@ class CommandProposer:
             out=(folder / "out").resolve(),
             cache=(folder / "cache").resolve(),
             hide=hide,
-            read_only=[*environment_paths(self.env), *[p for p in shown if p.exists()]],
+            read_only=[*self.tools, *[p for p in shown if p.exists()]],
             network=True,
         )
 
