@@ -22,14 +22,18 @@ Run: `python bench/harness/decision_sim.py [--nights 20000] [--experiments 40] [
 from __future__ import annotations
 
 import argparse
-import math
 import random
+import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 from gitresearch.decide import CONFIRM_ALPHA, Accept, Confirm, Discard, Evidence, Rule, Verdict, decide
 from gitresearch.stats import Noise, compare, pooled_noise
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from false_accepts import wilson  # the same 95% interval as the real-loop bench
 
 Draw = Callable[[], float]  # one benchmark run's value
 
@@ -132,16 +136,6 @@ def power(
         fresh_runs += len(fresh)
         accepted += isinstance(verdict, Accept)
     return accepted / trials, fresh_runs / max(1, confirmations)
-
-
-def wilson(k: int, n: int) -> tuple[float, float]:
-    """95% interval of a proportion."""
-    if n == 0:
-        return 0.0, 1.0
-    z, p = 1.96, k / n
-    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
-    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
-    return max(0.0, centre - half), min(1.0, centre + half)
 
 
 def main() -> None:
