@@ -404,7 +404,8 @@ class Ledger:
         with self.transaction() as db:
             cur = db.execute(
                 "UPDATE measurements SET status=?, metrics=?, seconds=?, exit_code=?, reason=?, detail=?, "
-                "log_path=COALESCE(?, log_path), finished=? WHERE id=? AND status='running'",
+                "log_path=COALESCE(?, log_path), finished=?, slot=COALESCE(?, slot) "
+                "WHERE id=? AND status='running'",
                 (
                     m.status,
                     _dumps(dict(m.metrics)),
@@ -414,6 +415,7 @@ class Ledger:
                     m.detail,
                     m.log_path,
                     m.finished if m.finished is not None else time.time(),
+                    m.slot,  # where it ran, as the executor says at the end ("ray1@node")
                     measurement_id,
                 ),
             )

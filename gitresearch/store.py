@@ -556,6 +556,43 @@ class Store:
         path.mkdir(parents=True, exist_ok=True)
         return path
 
+    # -- shipping commits to other machines ----------------------------------------------
+
+    def bundle(self, sha: str, have: str | None = None) -> bytes:
+        """A git bundle holding `sha` (and its history), without what `have` already brings: a
+        thin bundle of a few kilobytes for an experiment, given the base on the other side."""
+        ref = f"refs/gitresearch-ship/{sha}"
+        with tempfile.TemporaryDirectory(dir=self._tmp_dir()) as tmp:
+            out = Path(tmp) / "ship.bundle"
+            try:
+                self.repo.git.update_ref(ref, sha)
+                args = ["create", str(out), ref] + ([f"^{have}"] if have and have != sha else [])
+                self.repo.git.bundle(*args)
+                return out.read_bytes()
+            except git.GitCommandError as exc:
+                raise StoreError(f"could not bundle {sha[:12]}: {exc.stderr.strip()}") from None
+            finally:
+                with contextlib.suppress(git.GitCommandError):
+                    self.repo.git.update_ref("-d", ref)
+
+    def has_commit(self, sha: str) -> bool:
+        try:
+            self.repo.git.cat_file("-e", f"{sha}^{{commit}}")
+        except git.GitCommandError:
+            return False
+        return True
+
+    def unbundle(self, data: bytes, sha: str) -> None:
+        """Bring `sha` in from a bundle made by `bundle` (on another machine)."""
+        with tempfile.TemporaryDirectory(dir=self._tmp_dir()) as tmp:
+            path = Path(tmp) / "ship.bundle"
+            path.write_bytes(data)
+            ref = f"refs/gitresearch-ship/{sha}"
+            try:
+                self.repo.git.fetch("--quiet", str(path), f"{ref}:{ref}")
+            except git.GitCommandError as exc:
+                raise StoreError(f"could not read the bundle of {sha[:12]}: {exc.stderr.strip()}") from None
+
     # -- worktrees ------------------------------------------------------------------------
 
     def ensure_worktree(self, path: Path, sha: str) -> None:
@@ -664,3 +701,11 @@ def _load_note(data: bytes) -> dict[str, Any] | None:
     except (UnicodeDecodeError, json.JSONDecodeError):
         return None
     return payload if isinstance(payload, dict) else None
+
+
+def init_cache_repo(path: Path) -> Store:
+    """An empty repository at `path` (a node's cache of a run's commits), opened as a Store."""
+    if not (path / ".git").exists():
+        path.mkdir(parents=True, exist_ok=True)
+        git.Repo.init(path)
+    return Store(path)

@@ -73,6 +73,7 @@ class BudgetConfig:
     jobs_per_gpu: int = 1
     jobs: int = 1
     max_consecutive_failures: int = 5
+    executor: Literal["local", "ray"] = "local"  # where benchmark jobs run (execute/ray.py)
 
 
 @dataclass(frozen=True)
@@ -120,6 +121,17 @@ class AgentConfig:
 
 
 @dataclass(frozen=True)
+class ClusterConfig:
+    """[cluster]: where `executor = "ray"` sends benchmark jobs (docs/cluster.md)."""
+
+    address: str = "auto"  # ray.init's address: "auto", "127.0.0.1:6379", "ray://head:10001"
+    jobs: int = 0  # jobs in flight; 0: as many as the cluster's resources allow
+    gpus_per_job: float = 0.0  # Ray resources one job asks for
+    cpus_per_job: float = 1.0
+    cache: str = "~/.cache/gitresearch/ray"  # per node: the run's clone and worktrees
+
+
+@dataclass(frozen=True)
 class Config:
     path: Path  # the boundaries.toml that was read
     objective: ObjectiveConfig
@@ -131,10 +143,11 @@ class Config:
     knobs: tuple[KnobRule, ...] = ()
     policy: PolicyConfig = field(default_factory=PolicyConfig)
     agent: AgentConfig | None = None
+    cluster: ClusterConfig = field(default_factory=ClusterConfig)
     lines: Mapping[str, int] = field(default_factory=dict, compare=False, repr=False)
 
 
-_SECTIONS = ("objective", "search", "budget", "allow", "protect", "knob", "policy", "agent")
+_SECTIONS = ("objective", "search", "budget", "allow", "protect", "knob", "policy", "agent", "cluster")
 
 
 class _Table:
@@ -294,6 +307,7 @@ def parse_config(text: str, path: Path) -> Config:
         knobs=_knobs(path, lines, data.get("knob", [])),
         policy=_policy(_Table(path, lines, "policy", data.get("policy", {}))),
         agent=_agent(_Table(path, lines, "agent", data["agent"])) if "agent" in data else None,
+        cluster=_cluster(_Table(path, lines, "cluster", data.get("cluster", {}))),
         lines=lines,
     )
 
@@ -381,7 +395,16 @@ def _search(t: _Table) -> SearchConfig:
 
 def _budget(t: _Table) -> BudgetConfig:
     t.check_keys(
-        ("experiments", "wall_clock", "llm_usd", "gpus", "jobs_per_gpu", "jobs", "max_consecutive_failures")
+        (
+            "experiments",
+            "wall_clock",
+            "llm_usd",
+            "gpus",
+            "jobs_per_gpu",
+            "jobs",
+            "max_consecutive_failures",
+            "executor",
+        )
     )
     return BudgetConfig(
         experiments=t.integer("experiments", 100, 1),
@@ -391,6 +414,18 @@ def _budget(t: _Table) -> BudgetConfig:
         jobs_per_gpu=t.integer("jobs_per_gpu", 1, 1),
         jobs=t.integer("jobs", 1, 1),
         max_consecutive_failures=t.integer("max_consecutive_failures", 5, 1),
+        executor=cast(Literal["local", "ray"], t.choice("executor", ("local", "ray"), "local")),
+    )
+
+
+def _cluster(t: _Table) -> ClusterConfig:
+    t.check_keys(("address", "jobs", "gpus_per_job", "cpus_per_job", "cache"))
+    return ClusterConfig(
+        address=t.string("address", "auto") or "auto",
+        jobs=t.integer("jobs", 0, 0),
+        gpus_per_job=t.number("gpus_per_job", 0.0, 0.0),
+        cpus_per_job=t.number("cpus_per_job", 1.0, 0.0),
+        cache=t.string("cache", "~/.cache/gitresearch/ray") or "~/.cache/gitresearch/ray",
     )
 
 

@@ -153,7 +153,8 @@ def finalize_cmd(run: str | None, config_file: Path | None) -> None:
     sync_from_git(ws.store, ws.ledger)
     name = run or latest_run(ws.ledger, ws.store)
     with RepoLock(ws.store.state_dir, name):
-        executor = make_executor(ws, progress.event)
+        refs = ws.store.run(name)
+        executor = make_executor(ws, progress.event, base=refs.base if refs else None)
         try:
             finalize(
                 store=ws.store,

@@ -14,7 +14,7 @@ import dataclasses
 import os
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -27,6 +27,7 @@ from gitresearch.boundaries.seeds import benchmark_files, find_fixed_seeds
 from gitresearch.boundaries.sources import expand_links, find_repo_root
 from gitresearch.durations import format_duration
 from gitresearch.errors import ConfigError, UsageError
+from gitresearch.execute.base import Executor, Slot
 from gitresearch.execute.gpus import detect, plan_slots
 from gitresearch.execute.local import SECRET_VARIABLES, LocalExecutor, PoolSettings
 from gitresearch.execute.sandbox import INSTALL_HINT, probe
@@ -189,12 +190,24 @@ def sandbox_decision(config: Config) -> tuple[bool, str]:
 
 
 def make_executor(
-    ws: Workspace, say: Callable[[str], None], sandbox: tuple[bool, str] | None = None
-) -> LocalExecutor:
-    """The local executor for `ws`; `sandbox` is the run's `sandbox_decision`, made here when not given."""
-    detection = detect(os.environ)
-    slots, line = plan_slots(ws.config, detection)
-    say(f"slots: {line}")
+    ws: Workspace,
+    say: Callable[[str], None],
+    sandbox: tuple[bool, str] | None = None,
+    base: str | None = None,
+) -> Executor:
+    """The executor for `ws` (local, or Ray's with `executor = "ray"`); `sandbox` is the run's
+    `sandbox_decision`, made here when not given; `base` the run's base (HEAD when not given)."""
+    ray = None
+    if ws.config.budget.executor == "ray":
+        from gitresearch.execute.cluster import connect, describe
+
+        ray = connect(ws.config.cluster.address)
+        say(describe(ray))
+        slots: Sequence[Slot] = []
+    else:
+        detection = detect(os.environ)
+        slots, line = plan_slots(ws.config, detection)
+        say(f"slots: {line}")
     sandboxed, why = sandbox if sandbox is not None else sandbox_decision(ws.config)
     if ws.config.hidden and not sandboxed:
         raise UsageError(
@@ -215,6 +228,12 @@ def make_executor(
             hint="create it first (download or prepare the data), or fix the path; `gitresearch check` lists links",
         )
     settings = PoolSettings(ws.store.state_dir, ws.root, protected, sandboxed=sandboxed, links=tuple(links))
+    if ray is not None:
+        from gitresearch.execute.cluster import RayExecutor
+
+        executor = RayExecutor(ws.store, ws.config, settings, base or ws.store.head(), ray)
+        say(f"slots: {len(executor.slots)} Ray job(s) at a time (the sandbox applies on each node)")
+        return executor
     return LocalExecutor(ws.store, ws.config, slots, settings)
 
 
@@ -269,7 +288,7 @@ def run_search(
             base = refs.base
             ws = resumed_budget(ws, name, say)
         sandboxed, why = sandbox_decision(ws.config)
-        executor = make_executor(ws, say, (sandboxed, why))
+        executor = make_executor(ws, say, (sandboxed, why), base)
         try:
             proposer = make_proposer(
                 ws.config,
