@@ -29,7 +29,7 @@ def cluster() -> Iterator[Any]:
     c.add_node(num_cpus=1)
     c.wait_for_nodes()
     yield c
-    c.shutdown()
+    c.shutdown()  # type: ignore[no-untyped-call]
 
 
 def ray_repo(
@@ -166,4 +166,4 @@ def test_a_node_that_dies_mid_job_costs_a_rerun_not_a_result(tmp_path: Path) -> 
         assert all(m.status == "ok" for m in rows), [(m.number, m.status, m.detail) for m in rows]
         assert len([e for e in ledger.experiments("die") if e.commit]) == 3
     finally:
-        c.shutdown()
+        c.shutdown()  # type: ignore[no-untyped-call]

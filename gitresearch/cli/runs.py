@@ -78,6 +78,11 @@ def _duration(ctx: click.Context, param: click.Parameter, value: str | None) -> 
     metavar="[RUN]",
     help="continue a stopped or killed run (the latest one if no name is given)",
 )
+@click.option(
+    "--ray",
+    metavar="ADDRESS",
+    help='run the benchmark jobs on the Ray cluster at ADDRESS ("auto", "10.0.0.2:6379"): [budget] executor = "ray"',
+)
 @click.option("--no-finalize", is_flag=True, help="skip the ablation and candidates branch at the end")
 def start(
     config_file: Path | None,
@@ -89,6 +94,7 @@ def start(
     jobs: int | None,
     seed: int | None,
     resume: str | None,
+    ray: str | None,
     no_finalize: bool,
 ) -> None:
     """Search for improvements until a budget ends, then finalize and print the report.
@@ -108,10 +114,11 @@ def start(
       gitresearch start
       gitresearch start --experiments 30 --time 20m --jobs 2
       gitresearch start --resume            # continue the latest run
+      gitresearch start --ray auto          # jobs on the Ray cluster this machine joined
     """
     root = repo_root()
     progress = Progress()
-    overrides = Overrides(experiments, wall_clock, gpus, jobs, seed, _proposer(proposer))
+    overrides = Overrides(experiments, wall_clock, gpus, jobs, seed, _proposer(proposer), ray)
     ws = open_workspace(root, config_file, overrides)
     summary = run_search(
         ws,

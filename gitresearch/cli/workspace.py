@@ -56,6 +56,7 @@ class Overrides:
     jobs: int | None = None
     seed: int | None = None
     proposer: ProposerName | None = None
+    ray: str | None = None  # run the jobs on the Ray cluster at this address
 
 
 def repo_root(start: Path | None = None) -> Path:
@@ -93,7 +94,11 @@ def apply_overrides(config: Config, o: Overrides) -> Config:
         search = dataclasses.replace(search, seed=o.seed)
     if o.proposer is not None:
         search = dataclasses.replace(search, proposer=o.proposer)
-    return dataclasses.replace(config, budget=budget, search=search)
+    cluster = config.cluster
+    if o.ray is not None:
+        budget = dataclasses.replace(budget, executor="ray")
+        cluster = dataclasses.replace(cluster, address=o.ray)
+    return dataclasses.replace(config, budget=budget, search=search, cluster=cluster)
 
 
 def parse_gpus(text: str) -> Literal["all", "none"] | tuple[int, ...]:
