@@ -54,6 +54,8 @@ def nodes_of(repo: GitRepo, run: str) -> Counter[str]:
 
 def test_jobs_run_on_both_nodes_and_are_recorded_like_local_ones(cluster: Any, tmp_path: Path) -> None:
     repo = ray_repo(tmp_path / "r", cluster.address, experiments=6)
+    check = repo.gitresearch("check")
+    assert f"executor:   ray at {cluster.address}: Ray cluster: 2 node(s), 2 CPU(s), 0 GPU(s)" in check.stdout
     done = repo.gitresearch("start", "--name", "night")
     assert done.returncode == 0, done.stderr[-3000:]
     assert "Ray cluster: 2 node(s), 2 CPU(s), 0 GPU(s)" in done.stderr

@@ -230,6 +230,14 @@ def _print_boundaries(boundaries: Boundaries, source: FileSource, as_json: bool)
                 'error: [objective] sandbox = "required", and `gitresearch start` will refuse to run',
                 err=True,
             )
+    if cfg.budget.executor == "ray":
+        from gitresearch.execute.cluster import connect, describe
+
+        try:
+            click.echo(f"executor:   ray at {cfg.cluster.address}: {describe(connect(cfg.cluster.address))}")
+        except UsageError as exc:
+            click.echo(f"executor:   ray at {cfg.cluster.address}")
+            click.echo(f"error: {exc}", err=True)
     agent = _agent_facts(cfg)
     if agent is not None and agent.get("command"):
         if agent["found"]:

@@ -81,6 +81,7 @@ def connect(address: str) -> Any:
     ray = ray_module()
     if ray.is_initialized():
         return ray
+    _reachable(address)
     try:
         ray.init(address=address, logging_level="ERROR", log_to_driver=False)
     except (ConnectionError, RuntimeError, ValueError) as exc:
@@ -89,6 +90,24 @@ def connect(address: str) -> Any:
             "with `ray start --head`, or fix [cluster] address (docs/cluster.md)"
         ) from None
     return ray
+
+
+def _reachable(address: str) -> None:
+    """A host:port that answers nothing fails in seconds here, not after Ray's minute of retries."""
+    if address in ("auto", "local", ""):
+        return
+    hostport = address.removeprefix("ray://")
+    host, sep, port = hostport.rpartition(":")
+    if not sep or not port.isdigit():
+        return
+    try:
+        with socket.create_connection((host or "127.0.0.1", int(port)), timeout=5):
+            pass
+    except OSError as exc:
+        raise UsageError(
+            f'cannot reach the Ray cluster at "{address}" ({exc.strerror or exc}); start one with '
+            "`ray start --head`, or fix [cluster] address (docs/cluster.md)"
+        ) from None
 
 
 def describe(ray: Any) -> str:
