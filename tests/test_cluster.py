@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from tests.helpers.repos import GitRepo
-from tests.helpers.runs import QUADRATIC, bench_repo, ledger_of
+from tests.helpers.runs import QUADRATIC, bench_repo, ledger_of, start_in_background, wait_for_experiments
 
 ray = pytest.importorskip("ray", reason="pip install ray (the test extras do)")
 from ray.cluster_utils import Cluster  # noqa: E402
@@ -169,3 +169,25 @@ def test_a_node_that_dies_mid_job_costs_a_rerun_not_a_result(tmp_path: Path) -> 
         assert len([e for e in ledger.experiments("die") if e.commit]) == 3
     finally:
         c.shutdown()  # type: ignore[no-untyped-call]
+
+
+def test_a_killed_start_resumes_on_the_cluster_without_losing_or_doubling(
+    cluster: Any, tmp_path: Path
+) -> None:
+    pause = QUADRATIC.replace('print("---")', 'import time; time.sleep(0.5)\nprint("---")')
+    repo = ray_repo(tmp_path / "r", cluster.address, experiments=8, bench=pause)
+    proc = start_in_background(repo, "k", tmp_path / "k")
+    wait_for_experiments(repo, "k", 3, timeout=120)
+    proc.send_signal(signal.SIGKILL)  # the head: the machine running `start`
+    proc.wait()
+    before = {e.number: e.commit for e in ledger_of(repo).experiments("k") if e.commit}
+    assert 0 < len(before) < 8
+    done = repo.gitresearch("start", "--resume", "k", "--no-finalize")
+    assert done.returncode == 0, done.stderr[-3000:]
+    rows = ledger_of(repo).experiments("k")
+    assert len([e for e in rows if e.commit]) == 8
+    for number, sha in before.items():
+        assert next(e for e in rows if e.number == number).commit == sha
+    finished = [m for e in range(0, 12) for m in ledger_of(repo).measurements("k", e) if m.status == "ok"]
+    keys = Counter((m.number, m.purpose, m.seed) for m in finished)
+    assert all(n == 1 for n in keys.values()), keys  # no job recorded twice
