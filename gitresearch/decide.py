@@ -13,6 +13,8 @@ a change onto the newer incumbent.
       below half the last look's bar, before the last look                 -> Discard (futility)
       in between, before the last look                                     -> Confirm (one more)
       at the last look, not beyond the bar                                 -> Discard
+    beyond the bar, and a constraint violated / not shown to hold (last) -> Discard
+    beyond the bar, a constraint not yet shown to hold (before the last) -> Confirm (one more)
     any failed measurement                                                -> Fail
 
 The confirmation is a group-sequential test: its 0.1% error is spent over the looks
@@ -35,6 +37,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Literal
 
+from gitresearch.constraints import Constraint, judge
 from gitresearch.stats import Direction, Noise, Test, compare, noise_threshold
 
 Phase = Literal["measure", "confirm"]
@@ -59,6 +62,17 @@ class Rule:
 
 
 @dataclass(frozen=True, kw_only=True)
+class ConstraintEvidence:
+    """One constraint's metric: the base's values (for a relative bound), the experiment's."""
+
+    constraint: Constraint
+    base: Sequence[float]
+    measured: Sequence[float]
+    confirmed: Sequence[float]
+    noise: Noise  # that metric's spread, pooled as the objective's is
+
+
+@dataclass(frozen=True, kw_only=True)
 class Evidence:
     """What is known about one experiment when a phase of its measurements is complete."""
 
@@ -70,6 +84,7 @@ class Evidence:
     failure: str | None = None  # the first failed measurement, as "reason: detail"
     stale: bool = False  # its parent is no longer the incumbent
     room_to_reapply: bool = True  # the budget allows one more experiment
+    constraints: Sequence[ConstraintEvidence] = ()
 
 
 @dataclass(frozen=True)
@@ -121,6 +136,10 @@ def decide(evidence: Evidence, rule: Rule) -> Verdict:
         gate = compare(rule.direction, e.parent, e.measured, e.noise, rule.min_improvement, GATE_ALPHA)
         if not gate.passed:
             return Discard("gate: " + gate.reason, gate)
+        for c in e.constraints:  # on the paired runs only a clear violation decides
+            check = judge(c.constraint, c.base, c.measured, c.noise, GATE_ALPHA)
+            if check.violated or (rule.confirm_runs == 0 and not check.holds):
+                return Discard("gate: " + check.reason, gate)
         if rule.confirm_runs > 0:
             return Confirm(gate)
         return _conclude(gate, e, "gate: ")
@@ -131,7 +150,19 @@ def decide(evidence: Evidence, rule: Rule) -> Verdict:
     alpha = look_alpha(k, looks)
     test = compare(rule.direction, e.parent, e.confirmed, e.noise, rule.min_improvement, alpha)
     test = replace(test, reason=f"confirmation ({k} of at most {looks} fresh seeds): {test.reason}")
-    if test.passed or k >= looks:
+    if test.passed:
+        # every constraint must hold with confidence too, at the same level, on the fresh runs
+        checks = [judge(c.constraint, c.base, c.confirmed, c.noise, alpha) for c in e.constraints]
+        broken = next((c for c in checks if c.violated), None)
+        if broken is not None:
+            return Discard(f"{test.reason.split(':')[0]}: {broken.reason}", test)
+        unsure = next((c for c in checks if not c.holds), None)
+        if unsure is None:
+            return _conclude(test, e, "")
+        if k >= looks:
+            return Discard(f"{test.reason.split(':')[0]}: {unsure.reason}", test)
+        return Confirm(test)
+    if k >= looks:
         return _conclude(test, e, "")
     final_bar = max(
         rule.min_improvement,

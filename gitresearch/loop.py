@@ -29,7 +29,17 @@ from typing import Any, Literal
 from gitresearch.boundaries.config import Config
 from gitresearch.boundaries.resolve import Boundaries
 from gitresearch.boundaries.validator import Accepted, Validator
-from gitresearch.decide import Accept, Confirm, Discard, Evidence, Fail, Reapply, Rule, decide
+from gitresearch.decide import (
+    Accept,
+    Confirm,
+    ConstraintEvidence,
+    Discard,
+    Evidence,
+    Fail,
+    Reapply,
+    Rule,
+    decide,
+)
 from gitresearch.display import better_or_worse
 from gitresearch.errors import GitResearchError
 from gitresearch.execute.base import Executor, Job, RunResult, Slot
@@ -618,6 +628,7 @@ class Search:
                 failure=f"{failed.reason}: {failed.detail}" if failed else None,
                 stale=exp.parent != self.incumbent,
                 room_to_reapply=self.committed < self.config.budget.experiments and not self.stop_reason,
+                constraints=self._constraint_evidence(exp),
             ),
             self.rule,
         )
@@ -649,6 +660,23 @@ class Search:
             self.recorder.incumbent(exp.commit)
         elif isinstance(verdict, Reapply):
             self._reapply(exp, verdict.test)
+
+    def _constraint_evidence(self, exp: Experiment) -> list[ConstraintEvidence]:
+        """Each constraint's metric: the base's runs, the experiment's, and that metric's noise."""
+        out = []
+        for c in self.config.objective.constraints:
+            base = values(self.baseline, c.metric, ("baseline",))
+            groups = [base] + [e.values(c.metric) for e in self.experiments.values()]
+            out.append(
+                ConstraintEvidence(
+                    constraint=c,
+                    base=base,
+                    measured=exp.values(c.metric, ("measure",)),
+                    confirmed=exp.values(c.metric, ("confirm",)),
+                    noise=pooled_noise(groups),
+                )
+            )
+        return out
 
     def _confirm(self, exp: Experiment, gate: Test) -> None:
         exp.phase = "confirm"

@@ -13,15 +13,18 @@ written, and listed in docs/deciding.md):
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import pytest
 
+from gitresearch.constraints import parse_constraint
 from gitresearch.decide import (
     NO_PARENT,
     NO_ROOM,
     Accept,
     Confirm,
+    ConstraintEvidence,
     Discard,
     Evidence,
     Fail,
@@ -59,6 +62,27 @@ def confirm(parent: list[float], confirmed: list[float], noise: Noise = NOISY, *
         noise=noise,
         **kw,  # type: ignore[arg-type]
     )
+
+
+ACC_NOISE = Noise(0.005, 10)  # the constrained metric's own spread
+
+
+def acc(
+    measured: Sequence[float] = (),
+    confirmed: Sequence[float] = (),
+    text: str = "acc >= 0.97",
+    base: Sequence[float] = (0.98, 0.98, 0.98),
+    noise: Noise = ACC_NOISE,
+) -> ConstraintEvidence:
+    return ConstraintEvidence(
+        constraint=parse_constraint(text), base=base, measured=measured, confirmed=confirmed, noise=noise
+    )
+
+
+def constrained(evidence: Evidence, *checks: ConstraintEvidence) -> Evidence:
+    from dataclasses import replace
+
+    return replace(evidence, constraints=checks)
 
 
 MAXIMIZE = Rule(direction="maximize", min_improvement=0.0, confirm_runs=2)
@@ -126,6 +150,24 @@ ROWS = [
     Row("futility counts min_improvement: above half of it goes on", confirm([2.0], [1.7], QUIET), Confirm, "", SEQ_MIN_HALF),
     Row("look 1 of 3: a clear winner over a stale parent re-applies",
         confirm([2.0, 2.0, 2.0], [0.4], stale=True), Reapply, "", SEQ),
+    # -- constraints on recorded metrics: held with confidence on the fresh runs --
+    # acc's noise 0.005 on 10 df; at the gate t90(10)=1.372: a violation must exceed 0.0069
+    Row("gate: a clear constraint violation discards", constrained(measure([2.0, 2.0, 2.0], [1.5, 1.5]), acc(measured=[0.90, 0.90])), Discard, "acc >= 0.97 is violated"),
+    Row("gate: a violation within the noise goes on to the confirmation", constrained(measure([2.0, 2.0, 2.0], [1.5, 1.5]), acc(measured=[0.969])), Confirm),
+    Row("gate: the objective's failure is the reason even when a constraint breaks",
+        constrained(measure([2.0, 2.0, 2.0], [2.3]), acc(measured=[0.5])), Discard, "worse"),
+    Row("confirm: beats the bar and the constraint holds with confidence", constrained(confirm([2.0, 2.0, 2.0], [1.2, 1.2]), acc(confirmed=[0.99, 0.99])), Accept),
+    Row("confirm: beats the bar but breaks the constraint", constrained(confirm([2.0, 2.0, 2.0], [1.2, 1.2]), acc(confirmed=[0.95, 0.95])), Discard, "acc >= 0.97 is violated"),
+    Row("confirm: the constraint held on average only, at the last look", constrained(confirm([2.0, 2.0, 2.0], [1.2, 1.2]), acc(confirmed=[0.972, 0.972])), Discard, "not shown to hold"),
+    Row("confirm: the constraint held on average only, before the last look: one more",
+        constrained(confirm([2.0, 2.0, 2.0], [0.4]), acc(confirmed=[0.972])), Confirm, "", SEQ),
+    Row("confirm: a metric the runs do not report breaks its constraint", constrained(confirm([2.0, 2.0, 2.0], [1.2, 1.2]), acc(confirmed=[])), Discard, "not reported"),
+    Row("confirm: a relative bound holds (mem <= 1.1 * base)",
+        constrained(confirm([2.0, 2.0, 2.0], [1.2, 1.2]), acc(confirmed=[104.0, 104.0], text="mem <= 1.1 * base", base=[100.0, 100.0, 100.0], noise=Noise(1.0, 10))), Accept),
+    Row("confirm: a relative bound is broken (mem <= 1.1 * base)",
+        constrained(confirm([2.0, 2.0, 2.0], [1.2, 1.2]), acc(confirmed=[125.0, 125.0], text="mem <= 1.1 * base", base=[100.0, 100.0, 100.0], noise=Noise(1.0, 10))), Discard, "mem <= 1.1 * base is violated"),
+    Row("confirm: the base's uncertainty counts in a relative bound",
+        constrained(confirm([2.0, 2.0, 2.0], [1.2, 1.2]), acc(confirmed=[106.2, 106.2], text="mem <= 1.1 * base", base=[100.0, 100.0, 100.0], noise=Noise(1.0, 10))), Discard, "not shown to hold"),
     # -- a stale parent --
     Row("beating a stale parent re-applies", confirm([2.0, 2.0, 2.0], [1.2, 1.2], stale=True), Reapply),
     Row("beating a stale parent without budget discards",

@@ -1,4 +1,4 @@
-"""Do the decision table tests catch a broken rule? Nine mutations of the rule, each run.
+"""Do the decision table tests catch a broken rule? Twelve mutations of the rule, each run.
 
 Each mutation edits a copy of the package (never this checkout) in one place and runs
 tests/test_decide.py against the copy; a mutation is *caught* when at least one test
@@ -59,6 +59,24 @@ MUTATIONS = [
         "return CONFIRM_ALPHA",
     ),
     ("no stopping for futility", "decide.py", "FUTILITY = 0.5", "FUTILITY = 0.0"),
+    (
+        "constraints ignored at the confirmation",
+        "decide.py",
+        "checks = [judge(c.constraint, c.base, c.confirmed, c.noise, alpha) for c in e.constraints]",
+        "checks = []",
+    ),
+    (
+        "a constraint held on average is enough",
+        "constraints.py",
+        "holds = margin > threshold or",
+        "holds = margin > 0 or",
+    ),
+    (
+        "the base's uncertainty ignored in a relative bound",
+        "constraints.py",
+        "var = 1 / len(runs) + ((c.scale**2) / len(base) if c.relative else 0.0)",
+        "var = 1 / len(runs)",
+    ),
 ]
 
 

@@ -18,6 +18,7 @@ from typing import Any, Literal, cast, get_args
 
 from gitresearch.boundaries.sources import normalize_relpath
 from gitresearch.boundaries.tomlpos import key_lines
+from gitresearch.constraints import Constraint, parse_constraint
 from gitresearch.durations import parse_duration
 from gitresearch.errors import ConfigError
 
@@ -53,6 +54,9 @@ class ObjectiveConfig:
     deterministic: bool = False  # the benchmark gives the same value on every seed, knowingly
     score: str | None = None  # a protected scorer: the only source of the objective
     metric_pattern: str | None = None  # a regex with one group that finds the metric in any stdout line
+    constraints: tuple[
+        Constraint, ...
+    ] = ()  # on recorded metrics (constraints.py); their metrics are recorded
 
 
 @dataclass(frozen=True)
@@ -323,6 +327,7 @@ def _objective(t: _Table) -> ObjectiveConfig:
             "seed_env",
             "min_improvement",
             "record",
+            "constraints",
             "link",
             "sandbox",
             "network",
@@ -345,6 +350,7 @@ def _objective(t: _Table) -> ObjectiveConfig:
     for item in link:
         if normalize_relpath(item) is None:
             raise t.error("link", f'link path "{item}" must be relative and inside the repository')
+    constraints = _constraints(t)
     return ObjectiveConfig(
         command=cast(str, t.string("command")),
         metric=cast(str, t.string("metric")),
@@ -353,7 +359,8 @@ def _objective(t: _Table) -> ObjectiveConfig:
         repeats=t.integer("repeats", 1, 1),
         seed_env=t.string("seed_env"),
         min_improvement=t.number("min_improvement", 0.0, 0.0),
-        record=t.strings("record"),
+        record=tuple(dict.fromkeys([*t.strings("record"), *(c.metric for c in constraints)])),
+        constraints=constraints,
         link=link,
         sandbox=cast(SandboxMode, t.choice("sandbox", get_args(SandboxMode), "auto")),
         network=t.boolean("network", False),
@@ -416,6 +423,16 @@ def _budget(t: _Table) -> BudgetConfig:
         max_consecutive_failures=t.integer("max_consecutive_failures", 5, 1),
         executor=cast(Literal["local", "ray"], t.choice("executor", ("local", "ray"), "local")),
     )
+
+
+def _constraints(t: _Table) -> tuple[Constraint, ...]:
+    out = []
+    for text in t.strings("constraints"):
+        try:
+            out.append(parse_constraint(text))
+        except ValueError as exc:
+            raise t.error("constraints", str(exc)) from None
+    return tuple(out)
 
 
 def _cluster(t: _Table) -> ClusterConfig:
