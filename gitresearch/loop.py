@@ -693,9 +693,13 @@ class Search:
         """The fresh seeds so far are promising but not decisive: one more."""
         self._queue_confirmation(exp)
         self.recorder.changed(self._note(exp), exp.commit)
+        if test.passed:  # beyond the bar; a constraint is not yet shown to hold
+            why = "beyond the bar, but a constraint is not yet shown to hold"
+        else:
+            why = f"needs more than {test.threshold:.4g}"
         self._event(
-            f"#{exp.number:04d} on {test.runs} fresh seed(s): {better_or_worse(test.improvement)}, "
-            f"needs more than {test.threshold:.4g}; one more fresh seed"
+            f"#{exp.number:04d} on {test.runs} fresh seed(s): {better_or_worse(test.improvement)}, {why}; "
+            "one more fresh seed"
         )
 
     def _queue_confirmation(self, exp: Experiment) -> None:

@@ -10,6 +10,7 @@ does not. Prints the parameter count (the objective: minimize) and the held-out 
 The planted flaw: HIDDEN = 256 units per layer, where a few dozen do as well.
 """
 
+import itertools
 import os
 
 import numpy as np
@@ -41,7 +42,7 @@ x_train, y_train, x_test, y_test = x[:900], y[:900], x[900:], y[900:]
 
 rng = np.random.default_rng(int(os.environ.get("GITRESEARCH_SEED", "0")))
 sizes = [2] + [HIDDEN] * LAYERS + [3]
-weights = [rng.normal(0, np.sqrt(2.0 / a), (a, b)).astype(np.float32) for a, b in zip(sizes, sizes[1:])]
+weights = [rng.normal(0, np.sqrt(2.0 / a), (a, b)).astype(np.float32) for a, b in itertools.pairwise(sizes)]
 biases = [np.zeros(b, np.float32) for b in sizes[1:]]
 params = [*weights, *biases]
 moments = [(np.zeros_like(p), np.zeros_like(p)) for p in params]
@@ -61,7 +62,8 @@ for step in range(1, EPOCHS + 1):
     p = np.exp(logits - logits.max(axis=1, keepdims=True))
     p /= p.sum(axis=1, keepdims=True)
     grad = (p - onehot) / len(x_train)
-    grads_w, grads_b = [], []
+    grads_w: list[np.ndarray] = []
+    grads_b: list[np.ndarray] = []
     for i in range(len(weights) - 1, -1, -1):
         grads_w.insert(0, acts[i].T @ grad)
         grads_b.insert(0, grad.sum(axis=0))
