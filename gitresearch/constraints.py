@@ -116,3 +116,11 @@ def judge(
             f"{c.text} is not shown to hold: {where}, within the noise (needed a margin > {threshold:.3g})"
         )
     return ConstraintTest(c, holds, violated, value, bound, threshold, reason)
+
+
+def broken_by(reason: str, constraints: Sequence[Constraint]) -> Constraint | None:
+    """The constraint a decision's reason (as `judge` wrote it) says was not met, if any."""
+    for c in constraints:
+        if any(f"{c.text}{tail}" in reason for tail in (" is violated", " is not shown to hold", ": ")):
+            return c
+    return None

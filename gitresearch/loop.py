@@ -29,6 +29,7 @@ from typing import Any, Literal
 from gitresearch.boundaries.config import Config
 from gitresearch.boundaries.resolve import Boundaries
 from gitresearch.boundaries.validator import Accepted, Validator
+from gitresearch.constraints import broken_by
 from gitresearch.decide import (
     Accept,
     Confirm,
@@ -772,6 +773,8 @@ class Search:
             number=exp.number,
             delta=exp.decision.delta,
             log_tail=tail,
+            infeasible=exp.status == "discarded"
+            and broken_by(exp.decision.reason or "", self.config.objective.constraints) is not None,
         )
 
     def _note(self, exp: Experiment) -> ExperimentNote:

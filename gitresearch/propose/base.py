@@ -120,6 +120,7 @@ class Outcome:
     number: int = 0
     delta: float | None = None  # mean minus the parent's mean
     log_tail: str | None = None  # the end of a failed run's log
+    infeasible: bool = False  # discarded because a constraint was not met (its value is no guide)
 
 
 class Proposer(Protocol):

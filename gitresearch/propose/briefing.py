@@ -49,6 +49,13 @@ def objective_text(config: Config, ctx: Context) -> str:
         )
     if o.min_improvement:
         lines.append(f"Improvements smaller than {o.min_improvement:g} are not worth keeping.")
+    if o.constraints:
+        lines.append(
+            "Constraints that must hold on fresh seeds, with confidence, or the change is discarded "
+            "whatever its gain ('base' is the code before this run): "
+            + "; ".join(c.text for c in o.constraints)
+            + "."
+        )
     return "\n".join(lines)
 
 

@@ -436,8 +436,10 @@ class SweepProposer:
         parent = dict(meta.get("base", self.engine.incumbent))
         if outcome.value is not None and outcome.delta is not None:
             self.engine.observe_start(parent, outcome.value - outcome.delta)
+        # a change that broke a constraint is no guide by its objective: the model sees it fail
+        value = None if outcome.infeasible else outcome.value
         self.engine.observe(
-            dict(meta.get("knobs", {})), parent, outcome.value, outcome.accepted, str(meta.get("how", ""))
+            dict(meta.get("knobs", {})), parent, value, outcome.accepted, str(meta.get("how", ""))
         )
 
     def rejected(self, proposal: Proposal, violations: Sequence[Violation]) -> None:
