@@ -38,13 +38,40 @@ from dataclasses import dataclass, replace
 from typing import Literal
 
 from gitresearch.constraints import Constraint, judge
-from gitresearch.stats import Direction, Noise, Test, compare, noise_threshold
+from gitresearch.stats import (
+    Direction,
+    Noise,
+    Test,
+    compare,
+    confidence,
+    improvement,
+    mean,
+    noise_threshold,
+    t_critical,
+)
 
 Phase = Literal["measure", "confirm"]
 
 GATE_ALPHA = 0.10  # one-sided: the gate is loose; it only decides what is worth confirming
 CONFIRM_ALPHA = 0.001  # one-sided, spent over the confirmation's looks
 FUTILITY = 0.5  # before the last look, less than this fraction of the last look's bar stops it
+FREE_LINES = 5  # with simplicity on, a change may add this many lines at no extra cost
+LINE_COST = 0.05  # ... and each line beyond costs this fraction of one run's seed noise in gain
+
+
+def simplicity_terms(e: Evidence, rule: Rule) -> tuple[bool, float]:
+    """(the change removes code, the extra gain its added lines must show) under `simplicity`.
+
+    A change whose diff removes more lines than it adds is judged for *non-inferiority*: it is
+    kept when it is not worse than its parent beyond the margin t·σ (one run's seed noise at
+    the test's level), shown with confidence on its runs. A change that adds more than
+    FREE_LINES lines must gain LINE_COST·σ more per line beyond them.
+    """
+    if not rule.simplicity:
+        return False, 0.0
+    if e.lines_removed > e.lines_added:
+        return True, 0.0
+    return False, LINE_COST * e.noise.sigma * max(0, e.lines_added - e.lines_removed - FREE_LINES)
 
 
 def look_alpha(k: int, looks: int) -> float:
@@ -59,6 +86,7 @@ class Rule:
     direction: Direction
     min_improvement: float = 0.0
     confirm_runs: int = 3  # the most fresh runs; the confirmation stops earlier when decisive
+    simplicity: bool = False  # [search] simplicity: fewer lines at equal quality is a win
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -85,6 +113,8 @@ class Evidence:
     stale: bool = False  # its parent is no longer the incumbent
     room_to_reapply: bool = True  # the budget allows one more experiment
     constraints: Sequence[ConstraintEvidence] = ()
+    lines_added: int = 0  # the change's diff against its parent
+    lines_removed: int = 0
 
 
 @dataclass(frozen=True)
@@ -133,7 +163,8 @@ def decide(evidence: Evidence, rule: Rule) -> Verdict:
     if e.phase == "measure":
         if not e.measured:
             return Discard("it has no successful measurement")
-        gate = compare(rule.direction, e.parent, e.measured, e.noise, rule.min_improvement, GATE_ALPHA)
+        simpler, extra = simplicity_terms(e, rule)
+        gate = _compare(rule, e, e.measured, GATE_ALPHA, simpler, extra, gate=True)
         if not gate.passed:
             return Discard("gate: " + gate.reason, gate)
         for c in e.constraints:  # on the paired runs only a clear violation decides
@@ -148,7 +179,8 @@ def decide(evidence: Evidence, rule: Rule) -> Verdict:
     k = len(e.confirmed)
     looks = max(rule.confirm_runs, k)
     alpha = look_alpha(k, looks)
-    test = compare(rule.direction, e.parent, e.confirmed, e.noise, rule.min_improvement, alpha)
+    simpler, extra = simplicity_terms(e, rule)
+    test = _compare(rule, e, e.confirmed, alpha, simpler, extra)
     test = replace(test, reason=f"confirmation ({k} of at most {looks} fresh seeds): {test.reason}")
     if test.passed:
         # every constraint must hold with confidence too, at the same level, on the fresh runs
@@ -168,6 +200,8 @@ def decide(evidence: Evidence, rule: Rule) -> Verdict:
         rule.min_improvement,
         noise_threshold(e.noise, looks, len(e.parent), look_alpha(looks, looks)),
     )
+    if simpler:  # non-inferiority: the bar sits below zero; stop only when clearly worse
+        final_bar = test.threshold
     if test.improvement <= FUTILITY * final_bar:
         return Discard(
             f"{test.reason}; stopped early: below half of the {final_bar:.4g} that "
@@ -175,6 +209,49 @@ def decide(evidence: Evidence, rule: Rule) -> Verdict:
             test,
         )
     return Confirm(test)
+
+
+def _compare(
+    rule: Rule,
+    e: Evidence,
+    runs: Sequence[float],
+    alpha: float,
+    simpler: bool,
+    extra: float,
+    gate: bool = False,
+) -> Test:
+    """The objective's test: superiority as usual, or non-inferiority for a simplification
+    (at the gate only "not clearly worse": the confirmation is where it must be shown)."""
+    if not simpler:
+        test = compare(rule.direction, e.parent, runs, e.noise, rule.min_improvement, alpha)
+        if extra <= 0:
+            return test
+        added = e.lines_added - e.lines_removed
+        threshold = test.threshold + extra  # the bar, plus the price of the lines it adds
+        if test.improvement > threshold:
+            why = f"improves by {test.improvement:.4g} > {threshold:.4g}"
+        else:
+            why = f"improvement {test.improvement:.4g} is within the noise (needed > {threshold:.4g})"
+        reason = f"{why}: the bar {test.threshold:.4g} plus {extra:.3g} for {added} added line(s)"
+        return replace(test, passed=test.improvement > threshold, threshold=threshold, reason=reason)
+    gain = improvement(rule.direction, mean(e.parent), mean(runs))
+    t = t_critical(e.noise.df, alpha) if e.noise.df else 0.0
+    margin = t * e.noise.sigma  # one run's seed noise at this level
+    bar = noise_threshold(e.noise, len(runs), len(e.parent), alpha)
+    threshold = -bar if gate else bar - margin
+    removed = f"{e.lines_removed - e.lines_added} line(s) fewer"
+    if gain > threshold or (not e.noise.df and gain >= 0):
+        reason = (
+            f"simpler ({removed}) and not worse beyond the noise: gain {gain:.4g} > {threshold:.4g} "
+            f"(non-inferiority, margin t{confidence(alpha)} × σ = {margin:.3g})"
+        )
+    else:
+        reason = (
+            f"simpler ({removed}) but worse beyond the noise: gain {gain:.4g}, needed > {threshold:.4g} "
+            f"(non-inferiority, margin {margin:.3g})"
+        )
+    passed = gain > threshold or (not e.noise.df and gain >= 0)  # no noise known: equal is not worse
+    return Test(passed, gain, threshold, len(runs), reason)
 
 
 def _conclude(test: Test, e: Evidence, stage: str) -> Verdict:

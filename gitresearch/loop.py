@@ -80,6 +80,7 @@ class Experiment:
     phase: Phase = "measure"
     measurements: list[Measurement] = field(default_factory=list)
     in_flight: int = 0
+    lines: tuple[int, int] | None = None  # (added, removed) against its parent, once known
     status: ExperimentStatus = "committed"
     decision: Decision = field(default_factory=Decision)
 
@@ -155,6 +156,7 @@ class Search:
             direction=self.direction,
             min_improvement=config.objective.min_improvement,
             confirm_runs=config.search.confirm_runs,
+            simplicity=config.search.simplicity,
         )
         self.on_event = on_event
         self.base = ""
@@ -630,6 +632,7 @@ class Search:
                 stale=exp.parent != self.incumbent,
                 room_to_reapply=self.committed < self.config.budget.experiments and not self.stop_reason,
                 constraints=self._constraint_evidence(exp),
+                **self._line_changes(exp),
             ),
             self.rule,
         )
@@ -661,6 +664,14 @@ class Search:
             self.recorder.incumbent(exp.commit)
         elif isinstance(verdict, Reapply):
             self._reapply(exp, verdict.test)
+
+    def _line_changes(self, exp: Experiment) -> dict[str, int]:
+        """The lines the change adds and removes (for [search] simplicity), read from git once."""
+        if not self.config.search.simplicity:
+            return {}
+        if exp.lines is None:
+            exp.lines = self.store.line_changes(exp.parent, exp.commit)
+        return {"lines_added": exp.lines[0], "lines_removed": exp.lines[1]}
 
     def _constraint_evidence(self, exp: Experiment) -> list[ConstraintEvidence]:
         """Each constraint's metric: the base's runs, the experiment's, and that metric's noise."""

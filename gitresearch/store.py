@@ -375,6 +375,16 @@ class Store:
         out: str = self.repo.git.diff("--shortstat", parent, sha)
         return out.strip()
 
+    def line_changes(self, parent: str, sha: str) -> tuple[int, int]:
+        """(lines added, lines removed) by `sha` over `parent`, binary files not counted."""
+        added = removed = 0
+        out: str = self.repo.git.diff("--numstat", parent, sha)
+        for line in out.splitlines():
+            plus, minus, _ = [*line.split("\t"), "", ""][:3]
+            if plus.isdigit() and minus.isdigit():
+                added, removed = added + int(plus), removed + int(minus)
+        return added, removed
+
     def checkout_is_clean(self) -> bool:
         return not self.repo.is_dirty(index=True, working_tree=True, untracked_files=False)
 

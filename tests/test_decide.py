@@ -14,7 +14,7 @@ written, and listed in docs/deciding.md):
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import pytest
 
@@ -80,8 +80,6 @@ def acc(
 
 
 def constrained(evidence: Evidence, *checks: ConstraintEvidence) -> Evidence:
-    from dataclasses import replace
-
     return replace(evidence, constraints=checks)
 
 
@@ -91,6 +89,7 @@ MIN_HALF = Rule(direction="minimize", min_improvement=0.5, confirm_runs=2)
 ONE = Rule(direction="minimize", min_improvement=0.0, confirm_runs=1)
 MIN_HALF_ONE = Rule(direction="minimize", min_improvement=0.5, confirm_runs=1)
 SEQ = Rule(direction="minimize", min_improvement=0.0, confirm_runs=3)
+SIMPLE = Rule(direction="minimize", min_improvement=0.0, confirm_runs=2, simplicity=True)
 SEQ_MIN_HALF = Rule(direction="minimize", min_improvement=0.5, confirm_runs=3)
 
 # se = σ·sqrt(1/n_cand + 1/n_parent); with σ=0.1, df=4, 2 and 3 runs: se=0.0913;
@@ -168,6 +167,24 @@ ROWS = [
         constrained(confirm([2.0, 2.0, 2.0], [1.2, 1.2]), acc(confirmed=[125.0, 125.0], text="mem <= 1.1 * base", base=[100.0, 100.0, 100.0], noise=Noise(1.0, 10))), Discard, "mem <= 1.1 * base is violated"),
     Row("confirm: the base's uncertainty counts in a relative bound",
         constrained(confirm([2.0, 2.0, 2.0], [1.2, 1.2]), acc(confirmed=[106.2, 106.2], text="mem <= 1.1 * base", base=[100.0, 100.0, 100.0], noise=Noise(1.0, 10))), Discard, "not shown to hold"),
+    # -- [search] simplicity: fewer lines at equal quality; many more lines need more gain --
+    # look 2 of 2: bar 0.707, margin t×σ = 0.774: a simplification may be up to 0.067 worse
+    Row("simplicity: fewer lines and not worse beyond the noise is accepted",
+        replace(confirm([2.0, 2.0, 2.0], [2.02, 2.02]), lines_removed=5), Accept, "non-inferiority", SIMPLE),
+    Row("simplicity: fewer lines but worse beyond the noise is refused",
+        replace(confirm([2.0, 2.0, 2.0], [2.2, 2.2]), lines_removed=5), Discard, "worse beyond the noise", SIMPLE),
+    Row("simplicity off: fewer lines at equal quality is no gain",
+        replace(confirm([2.0, 2.0, 2.0], [2.02, 2.02]), lines_removed=5), Discard, "worse"),
+    Row("simplicity: a simplification not clearly worse passes the gate",
+        replace(measure([2.0, 2.0, 2.0], [2.02]), lines_removed=5), Confirm, "", SIMPLE),
+    Row("simplicity: a simplification clearly worse stops at the gate",
+        replace(measure([2.0, 2.0, 2.0], [2.5]), lines_removed=5), Discard, "worse beyond the noise", SIMPLE),
+    Row("simplicity: 25 added lines need 0.1 more gain (0.05 σ per line past 5)",
+        replace(confirm([2.0, 2.0, 2.0], [1.25, 1.25]), lines_added=25), Discard, "within the noise", SIMPLE),
+    Row("simplicity: the same gain with few added lines is enough",
+        replace(confirm([2.0, 2.0, 2.0], [1.25, 1.25]), lines_added=3), Accept, "", SIMPLE),
+    Row("simplicity: no noise known, an equal simplification is not worse",
+        replace(confirm([2.0], [2.0], QUIET), lines_removed=3), Accept, "non-inferiority", SIMPLE),
     # -- a stale parent --
     Row("beating a stale parent re-applies", confirm([2.0, 2.0, 2.0], [1.2, 1.2], stale=True), Reapply),
     Row("beating a stale parent without budget discards",

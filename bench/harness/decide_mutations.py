@@ -1,4 +1,4 @@
-"""Do the decision table tests catch a broken rule? Twelve mutations of the rule, each run.
+"""Do the decision table tests catch a broken rule? Fourteen mutations of the rule, each run.
 
 Each mutation edits a copy of the package (never this checkout) in one place and runs
 tests/test_decide.py against the copy; a mutation is *caught* when at least one test
@@ -32,12 +32,7 @@ MUTATIONS = [
         "e.noise, rule.min_improvement, alpha)",
         "e.noise, 0.0, alpha)",
     ),
-    (
-        "min_improvement ignored at the gate",
-        "decide.py",
-        "e.noise, rule.min_improvement, GATE_ALPHA",
-        "e.noise, 0.0, GATE_ALPHA",
-    ),
+    ("the gate at 50% instead of 90%", "decide.py", "GATE_ALPHA = 0.10", "GATE_ALPHA = 0.5"),
     ("> becomes >=", "stats.py", "passed = gain > threshold", "passed = gain >= threshold"),
     ("stale parent ignored", "decide.py", "    if e.stale:\n", "    if False:\n"),
     (
@@ -49,8 +44,8 @@ MUTATIONS = [
     (
         "fresh seeds and gate runs pooled",
         "decide.py",
-        "e.parent, e.confirmed,",
-        "e.parent, [*e.measured, *e.confirmed],",
+        "test = _compare(rule, e, e.confirmed, alpha, simpler, extra)",
+        "test = _compare(rule, e, [*e.measured, *e.confirmed], alpha, simpler, extra)",
     ),
     (
         "the error not spent over the looks",
@@ -71,6 +66,13 @@ MUTATIONS = [
         "holds = margin > threshold or",
         "holds = margin > 0 or",
     ),
+    (
+        "simplicity without its non-inferiority margin",
+        "decide.py",
+        "threshold = -bar if gate else bar - margin",
+        "threshold = -bar if gate else bar",
+    ),
+    ("added lines cost nothing under simplicity", "decide.py", "LINE_COST = 0.05", "LINE_COST = 0.0"),
     (
         "the base's uncertainty ignored in a relative bound",
         "constraints.py",

@@ -66,6 +66,7 @@ class SearchConfig:
     confirm_runs: int = 3  # the most fresh-seed runs; the confirmation stops when decisive
     seed: int = 0
     model: SweepModel = "auto"  # the sweep's model: a Gaussian process when it can, else TPE
+    simplicity: bool = False  # fewer lines at equal quality wins; many added lines need more gain
 
 
 @dataclass(frozen=True)
@@ -390,13 +391,14 @@ def _pattern(t: _Table) -> str | None:
 
 
 def _search(t: _Table) -> SearchConfig:
-    t.check_keys(("proposer", "baseline_runs", "confirm_runs", "seed", "model"))
+    t.check_keys(("proposer", "baseline_runs", "confirm_runs", "seed", "model", "simplicity"))
     return SearchConfig(
         proposer=cast(ProposerName, t.choice("proposer", get_args(ProposerName), "auto")),
         baseline_runs=t.integer("baseline_runs", 3, 1),
         confirm_runs=t.integer("confirm_runs", 3, 0),
         seed=t.integer("seed", 0, 0),
         model=cast(SweepModel, t.choice("model", get_args(SweepModel), "auto")),
+        simplicity=t.boolean("simplicity", False),
     )
 
 
