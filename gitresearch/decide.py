@@ -196,12 +196,18 @@ def decide(evidence: Evidence, rule: Rule) -> Verdict:
         return Confirm(test)
     if k >= looks:
         return _conclude(test, e, "")
-    final_bar = max(
-        rule.min_improvement,
-        noise_threshold(e.noise, looks, len(e.parent), look_alpha(looks, looks)),
-    )
-    if simpler:  # non-inferiority: the bar sits below zero; stop only when clearly worse
-        final_bar = test.threshold
+    final_alpha = look_alpha(looks, looks)
+    final_bar = max(rule.min_improvement, noise_threshold(e.noise, looks, len(e.parent), final_alpha))
+    if simpler:
+        # non-inferiority: the last look's bar sits below zero (it allows the margin t·σ);
+        # stop early only when the runs so far fall short of it by half its size again
+        t = t_critical(e.noise.df, final_alpha) if e.noise.df else 0.0
+        final_bar = noise_threshold(e.noise, looks, len(e.parent), final_alpha) - t * e.noise.sigma
+        if test.improvement <= final_bar - FUTILITY * abs(final_bar):
+            return Discard(
+                f"{test.reason}; stopped early: clearly short of the {final_bar:.4g} allowed", test
+            )
+        return Confirm(test)
     if test.improvement <= FUTILITY * final_bar:
         return Discard(
             f"{test.reason}; stopped early: below half of the {final_bar:.4g} that "

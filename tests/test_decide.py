@@ -90,6 +90,7 @@ ONE = Rule(direction="minimize", min_improvement=0.0, confirm_runs=1)
 MIN_HALF_ONE = Rule(direction="minimize", min_improvement=0.5, confirm_runs=1)
 SEQ = Rule(direction="minimize", min_improvement=0.0, confirm_runs=3)
 SIMPLE = Rule(direction="minimize", min_improvement=0.0, confirm_runs=2, simplicity=True)
+SIMPLE_SEQ = Rule(direction="minimize", min_improvement=0.0, confirm_runs=3, simplicity=True)
 SEQ_MIN_HALF = Rule(direction="minimize", min_improvement=0.5, confirm_runs=3)
 
 # se = σ·sqrt(1/n_cand + 1/n_parent); with σ=0.1, df=4, 2 and 3 runs: se=0.0913;
@@ -183,6 +184,11 @@ ROWS = [
         replace(confirm([2.0, 2.0, 2.0], [1.25, 1.25]), lines_added=25), Discard, "within the noise", SIMPLE),
     Row("simplicity: the same gain with few added lines is enough",
         replace(confirm([2.0, 2.0, 2.0], [1.25, 1.25]), lines_added=3), Accept, "", SIMPLE),
+    # look 1 of 3: the last look allows 0.154 worse; it stops early only below 0.231 worse
+    Row("simplicity: a little behind on the first fresh seed gets more seeds",
+        replace(confirm([2.0, 2.0, 2.0], [2.01]), lines_removed=5), Confirm, "", SIMPLE_SEQ),
+    Row("simplicity: clearly worse on the first fresh seed stops early",
+        replace(confirm([2.0, 2.0, 2.0], [2.3]), lines_removed=5), Discard, "stopped early", SIMPLE_SEQ),
     Row("simplicity: no noise known, an equal simplification is not worse",
         replace(confirm([2.0], [2.0], QUIET), lines_removed=3), Accept, "non-inferiority", SIMPLE),
     # -- a stale parent --
