@@ -35,7 +35,7 @@ from typing import Any
 from gitresearch.boundaries.config import Config
 from gitresearch.errors import UsageError
 from gitresearch.execute.base import Failed, Job, RunResult, Slot, Succeeded
-from gitresearch.execute.local import LocalExecutor, PoolSettings
+from gitresearch.execute.local import LocalExecutor, PoolSettings, log_path_for
 from gitresearch.store import Store, init_cache_repo
 
 MAX_LOG = 1024 * 1024  # bytes of a job's log that come back
@@ -215,21 +215,12 @@ class RayExecutor:
             return Failed(job, slot, "setup", f"the Ray task failed: {detail}", 0.0, None, {}, None, "")
         result = returned.result
         named = replace(slot, name=f"{slot.name}@{returned.node}")
-        log_path = self._log_path(job)
+        log_path = log_path_for(self.settings.state_dir, job)
         log_path.parent.mkdir(parents=True, exist_ok=True)
         log_path.write_bytes(returned.log)
         if isinstance(result, Succeeded):
             return replace(result, slot=named, log_path=log_path)
         return replace(result, slot=named, log_path=log_path if returned.log else None)
-
-    def _log_path(self, job: Job) -> Path:
-        folder = self.settings.state_dir / "logs" / job.run
-        stem = f"{job.experiment:04d}-{job.purpose}-s{job.seed}"
-        path, n = folder / f"{stem}.log", 1
-        while path.exists():
-            n += 1
-            path = folder / f"{stem}-{n}.log"
-        return path
 
     def cancel(self, key: str) -> bool:
         with self._lock:

@@ -61,6 +61,17 @@ class PoolSettings:
     log_tail: int = 256 * 1024
 
 
+def log_path_for(state_dir: Path, job: Job) -> Path:
+    """A new log file for `job` under the run's logs (a rerun of the same job gets `-2`, ...)."""
+    folder = state_dir / "logs" / job.run
+    stem = f"{job.experiment:04d}-{job.purpose}-s{job.seed}"
+    path, n = folder / f"{stem}.log", 1
+    while path.exists():
+        n += 1
+        path = folder / f"{stem}-{n}.log"
+    return path
+
+
 def benchmark_env(
     config: Config, base: Mapping[str, str], job: Job, slot: Slot, result_path: Path
 ) -> dict[str, str]:
@@ -364,13 +375,7 @@ class LocalExecutor:
             here.symlink_to(target.resolve(), target_is_directory=target.is_dir())
 
     def _log_path(self, job: Job) -> Path:
-        folder = self.settings.state_dir / "logs" / job.run
-        stem = f"{job.experiment:04d}-{job.purpose}-s{job.seed}"
-        path, n = folder / f"{stem}.log", 1
-        while path.exists():
-            n += 1
-            path = folder / f"{stem}-{n}.log"
-        return path
+        return log_path_for(self.settings.state_dir, job)
 
     @staticmethod
     def _tampered(tree: Path, expected: Mapping[str, str | None]) -> list[str]:
