@@ -78,6 +78,7 @@ def render_markdown(d: RunSummary) -> str:
             if c.contribution_note:
                 out.append(f"- #{c.experiment:04d}: {c.contribution_note}")
         out.append("")
+    out += _front_section(d)
     out += [
         "## Every experiment",
         "",
@@ -159,6 +160,34 @@ def status_counts(d: RunSummary) -> dict[str, int]:
     return counts
 
 
+def _front_section(d: RunSummary) -> list[str]:
+    """The experiments no other beats on every metric at once ([objective] tradeoffs)."""
+    if not d.tradeoffs:
+        return []
+    names = [(d.metric, d.direction), *d.tradeoffs]
+    out = [
+        "## Trade-offs: the Pareto front",
+        "",
+        "No other experiment (nor the base) is at least as good on all of "
+        + ", ".join(f"`{m}` ({'lower' if k == 'minimize' else 'higher'} is better)" for m, k in names)
+        + " and better on one. Means over each experiment's runs; the candidates above are ranked on "
+        f"`{d.metric}` alone.",
+        "",
+        "| exp | status | " + " | ".join(m for m, _ in names) + " | hypothesis |",
+        "| ---: | --- | " + " | ".join("---:" for _ in names) + " | --- |",
+    ]
+    for number in d.front():
+        if number == 0:
+            cells = [num(d.base_mean), *(num(d.base_recorded.get(m)) for m, _ in d.tradeoffs)]
+            out.append("| base | – | " + " | ".join(cells) + " | the code before the run |")
+            continue
+        e = d.experiment(number)
+        assert e is not None
+        cells = [num(e.mean), *(num(e.recorded.get(m)) for m, _ in d.tradeoffs)]
+        out.append(f"| #{e.number:04d} | {e.status} | " + " | ".join(cells) + f" | {e.hypothesis} |")
+    return [*out, ""]
+
+
 def render_json(d: RunSummary) -> str:
     """The run as JSON, in the shape `report --format json` has always had."""
     experiments = []
@@ -183,6 +212,7 @@ def render_json(d: RunSummary) -> str:
         "experiments": experiments,
         "rejected": d.rejected,
         "llm": d.llm,
+        **({"tradeoffs": d.tradeoffs, "pareto_front": d.front()} if d.tradeoffs else {}),
     }
     return json.dumps(doc, indent=2, default=str)
 
@@ -222,6 +252,34 @@ def plot(d: RunSummary, path: Path) -> None:
     ax.set_xlabel("experiment")
     ax.set_ylabel(d.metric)
     ax.set_title(f"gitresearch run {d.run}: {d.direction} {d.metric}")
+    ax.legend(loc="best", fontsize=8)
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+    if d.tradeoffs:
+        _plot_front(d, path.with_name(f"{path.stem}-front{path.suffix}"), plt)
+
+
+def _plot_front(d: RunSummary, path: Path, plt: Any) -> None:
+    """The objective against the first trade-off, every experiment, the front joined."""
+    other, _ = d.tradeoffs[0]
+    front = set(d.front())
+    fig, ax = plt.subplots(figsize=(6.5, 5), dpi=110)
+    pts = [(e.recorded.get(other), e.mean, e.number) for e in d.measured if e.mean is not None]
+    pts = [(x, y, n) for x, y, n in pts if x is not None]
+    ax.scatter([x for x, _, _ in pts], [y for _, y, _ in pts], s=18, color="tab:gray", label="experiments")
+    on = sorted((x, y) for x, y, n in pts if n in front)
+    if 0 in front and d.base_mean is not None and other in d.base_recorded:
+        on = sorted([*on, (d.base_recorded[other], d.base_mean)])
+        ax.scatter([d.base_recorded[other]], [d.base_mean], s=40, color="tab:blue", label="base", zorder=4)
+    if on:
+        ax.plot(
+            [x for x, _ in on], [y for _, y in on], "o-", color="tab:green", label="Pareto front", zorder=3
+        )
+    ax.set_xlabel(other)
+    ax.set_ylabel(d.metric)
+    ax.set_title(f"gitresearch run {d.run}: {d.metric} against {other}")
     ax.legend(loc="best", fontsize=8)
     ax.grid(alpha=0.3)
     fig.tight_layout()

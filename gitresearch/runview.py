@@ -47,6 +47,7 @@ class ExperimentSummary:
     parent: str | None
     finished: float  # when its row last changed
     rank: int | None = None  # by mean, best first, among those measured and not failed
+    recorded: dict[str, float] = field(default_factory=dict)  # means of the trade-off metrics
 
     @property
     def measured(self) -> bool:
@@ -94,6 +95,28 @@ class RunSummary:
     experiments: list[ExperimentSummary] = field(default_factory=list)
     candidates: list[CandidateSummary] = field(default_factory=list)
     llm: dict[str, Any] = field(default_factory=dict)  # the agent's spend, when it ran
+    tradeoffs: list[tuple[str, str]] = field(
+        default_factory=list
+    )  # (metric, direction) besides the objective
+    base_recorded: dict[str, float] = field(default_factory=dict)
+
+    def front(self) -> list[int]:
+        """The non-dominated experiments on the objective and the trade-offs (0: the base),
+        among those measured with every metric; empty without trade-offs."""
+        if not self.tradeoffs:
+            return []
+        names = [(self.metric, self.direction), *self.tradeoffs]
+        points: dict[int, tuple[float, ...]] = {}
+        if self.base_mean is not None and all(m in self.base_recorded for m, _ in self.tradeoffs):
+            points[0] = _oriented(names, {self.metric: self.base_mean, **self.base_recorded})
+        for e in self.experiments:
+            if (
+                e.mean is not None
+                and e.status != "failed"
+                and all(m in e.recorded for m, _ in self.tradeoffs)
+            ):
+                points[e.number] = _oriented(names, {self.metric: e.mean, **e.recorded})
+        return sorted(n for n, p in points.items() if not any(_dominates(q, p) for q in points.values()))
 
     @property
     def better(self) -> str:
@@ -116,6 +139,15 @@ class RunSummary:
 
     def candidate(self, number: int) -> CandidateSummary | None:
         return next((c for c in self.candidates if c.experiment == number), None)
+
+
+def _oriented(names: list[tuple[str, str]], values_: dict[str, float]) -> tuple[float, ...]:
+    """Every metric as a cost: lower is better."""
+    return tuple(values_[m] if d == "minimize" else -values_[m] for m, d in names)
+
+
+def _dominates(a: tuple[float, ...], b: tuple[float, ...]) -> bool:
+    return all(x <= y for x, y in zip(a, b, strict=True)) and any(x < y for x, y in zip(a, b, strict=True))
 
 
 def run_of(store: Store, ledger: Ledger, run: str) -> tuple[RunRow, RunRefs]:
@@ -151,7 +183,12 @@ def load_run(store: Store, ledger: Ledger, run: str) -> RunSummary:
         started=row.started,
         sandbox=str(row.meta.get("sandbox", "")),
         llm=_llm_usage(store, refs.base, run),
+        tradeoffs=[(str(m), str(d)) for m, d in row.meta.get("tradeoffs", [])],
     )
+    for name, _ in summary.tradeoffs:
+        base_metric = values(by_number.get(0, []), name, ("baseline",))
+        if base_metric:
+            summary.base_recorded[name] = mean(base_metric)
     for exp in ledger.experiments(run):
         ms = [m for m in by_number.get(exp.number, []) if m.purpose in ("measure", "confirm")]
         own = values(ms, metric)
@@ -172,6 +209,7 @@ def load_run(store: Store, ledger: Ledger, run: str) -> RunSummary:
                 commit=exp.commit,
                 parent=exp.parent,
                 finished=exp.updated,
+                recorded={name: mean(vs) for name, _ in summary.tradeoffs if (vs := values(ms, name))},
             )
         )
         if exp.commit is not None and exp.commit == refs.best:

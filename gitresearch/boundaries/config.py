@@ -54,9 +54,10 @@ class ObjectiveConfig:
     deterministic: bool = False  # the benchmark gives the same value on every seed, knowingly
     score: str | None = None  # a protected scorer: the only source of the objective
     metric_pattern: str | None = None  # a regex with one group that finds the metric in any stdout line
-    constraints: tuple[
-        Constraint, ...
-    ] = ()  # on recorded metrics (constraints.py); their metrics are recorded
+    # on recorded metrics (constraints.py); their metrics are recorded
+    constraints: tuple[Constraint, ...] = ()
+    # other metrics whose Pareto front with the objective the report shows; recorded too
+    tradeoffs: tuple[tuple[str, Direction], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -329,6 +330,7 @@ def _objective(t: _Table) -> ObjectiveConfig:
             "min_improvement",
             "record",
             "constraints",
+            "tradeoffs",
             "link",
             "sandbox",
             "network",
@@ -352,6 +354,7 @@ def _objective(t: _Table) -> ObjectiveConfig:
         if normalize_relpath(item) is None:
             raise t.error("link", f'link path "{item}" must be relative and inside the repository')
     constraints = _constraints(t)
+    tradeoffs = _tradeoffs(t)
     return ObjectiveConfig(
         command=cast(str, t.string("command")),
         metric=cast(str, t.string("metric")),
@@ -360,7 +363,12 @@ def _objective(t: _Table) -> ObjectiveConfig:
         repeats=t.integer("repeats", 1, 1),
         seed_env=t.string("seed_env"),
         min_improvement=t.number("min_improvement", 0.0, 0.0),
-        record=tuple(dict.fromkeys([*t.strings("record"), *(c.metric for c in constraints)])),
+        record=tuple(
+            dict.fromkeys(
+                [*t.strings("record"), *(c.metric for c in constraints), *(m for m, _ in tradeoffs)]
+            )
+        ),
+        tradeoffs=tradeoffs,
         constraints=constraints,
         link=link,
         sandbox=cast(SandboxMode, t.choice("sandbox", get_args(SandboxMode), "auto")),
@@ -425,6 +433,20 @@ def _budget(t: _Table) -> BudgetConfig:
         max_consecutive_failures=t.integer("max_consecutive_failures", 5, 1),
         executor=cast(Literal["local", "ray"], t.choice("executor", ("local", "ray"), "local")),
     )
+
+
+def _tradeoffs(t: _Table) -> tuple[tuple[str, Direction], ...]:
+    """`tradeoffs = { train_seconds = "minimize", accuracy = "maximize" }`."""
+    value = t.data.get("tradeoffs", {})
+    if not isinstance(value, dict) or not all(
+        isinstance(v, str) and v in ("minimize", "maximize") for v in value.values()
+    ):
+        raise t.error(
+            "tradeoffs",
+            '`tradeoffs` must be a table of metric = "minimize" or "maximize", like '
+            '{ train_seconds = "minimize", accuracy = "maximize" }',
+        )
+    return tuple((str(k), cast(Direction, v)) for k, v in value.items())
 
 
 def _constraints(t: _Table) -> tuple[Constraint, ...]:
