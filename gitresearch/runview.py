@@ -48,6 +48,7 @@ class ExperimentSummary:
     finished: float  # when its row last changed
     rank: int | None = None  # by mean, best first, among those measured and not failed
     recorded: dict[str, float] = field(default_factory=dict)  # means of the trade-off metrics
+    on_front: bool = False  # on the Pareto front of the objective and the trade-offs
 
     @property
     def measured(self) -> bool:
@@ -231,6 +232,9 @@ def load_run(store: Store, ledger: Ledger, run: str) -> RunSummary:
         )
         for e in summary.experiments
     ]
+    front = set(summary.front())
+    if front:
+        summary.experiments = [replace(e, on_front=e.number in front) for e in summary.experiments]
     if refs.candidates:
         summary.candidates = [
             replace(c, gain=_gain(sign, c.delta)) for c in _candidates(store, refs.base, refs.candidates)

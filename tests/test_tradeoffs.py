@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 from gitresearch.runview import ExperimentSummary, RunSummary
@@ -85,6 +86,13 @@ def test_the_report_shows_and_plots_the_front(tmp_path: Path) -> None:
             assert not any(
                 (lo <= loss and co <= cost) and (lo < loss or co < cost) for lo, co in points.values()
             )
+    marked = {e["number"] for e in report["experiments"] if e["on_front"]}
+    assert marked == set(front) - {0}  # the review marks them (◆ by the status)
+    from gitresearch.tui.leaderboard import COLUMNS
+
+    status = next(c for c in COLUMNS if c.key == "status")
+    assert status.cell(exp(1, 1.0, 2.0)) == "discarded"
+    assert status.cell(replace(exp(1, 1.0, 2.0), on_front=True)) == "discarded ◆"
     md = repo.gitresearch("report", "t").stdout
     assert "## Trade-offs: the Pareto front" in md and "| exp | status | loss | cost | hypothesis |" in md
     done = repo.gitresearch("report", "t", "--plot", str(tmp_path / "p.png"))

@@ -55,7 +55,9 @@ COLUMNS: tuple[Column, ...] = (
         lambda r: (r.rank is None, r.rank or 0),
     ),
     Column("number", "#", 6, True, lambda r: f"{r.number:04d}", lambda r: r.number),
-    Column("status", "status", 10, False, lambda r: r.status, lambda r: r.status),
+    Column(  # ◆: on the Pareto front of the objective and the trade-offs
+        "status", "status", 10, False, lambda r: r.status + (" ◆" if r.on_front else ""), lambda r: r.status
+    ),
     Column(
         "mean",
         "mean ± spread",
