@@ -49,6 +49,18 @@ def test_a_bad_constraint_in_the_config_names_the_file_key_and_line(tmp_path: Pa
     assert "METRIC <= BOUND" in done.stderr and "Traceback" not in done.stderr
 
 
+def test_check_shows_the_constraints(tmp_path: Path) -> None:
+    toml = (
+        '[objective]\ncommand = "python bench.py"\nmetric = "loss"\n'
+        'constraints = ["accuracy >= 0.9"]\ntradeoffs = { seconds = "minimize" }\n\n[[allow]]\npath = "bench.py"\n'
+    )
+    repo = make_repo(tmp_path / "r", {"bench.py": BENCH, "boundaries.toml": toml})
+    done = repo.gitresearch("check")
+    assert done.returncode == 0, done.stderr
+    assert "constraints: accuracy >= 0.9 (must hold on fresh seeds, with confidence)" in done.stdout
+    assert "tradeoffs:  seconds (minimize)" in done.stdout
+
+
 def test_the_constrained_metric_is_recorded(tmp_path: Path) -> None:
     from gitresearch.boundaries.config import load_config
 

@@ -157,6 +157,8 @@ def _print_boundaries(boundaries: Boundaries, source: FileSource, as_json: bool)
                         "direction": cfg.objective.direction,
                         "timeout_s": cfg.objective.timeout,
                         "score": cfg.objective.score,
+                        "constraints": [c.text for c in cfg.objective.constraints],
+                        "tradeoffs": [list(t) for t in cfg.objective.tradeoffs],
                     },
                     "hidden": list(cfg.hidden),
                     "links": links,
@@ -221,6 +223,14 @@ def _print_boundaries(boundaries: Boundaries, source: FileSource, as_json: bool)
         click.echo(f"scorer:     `{obj.score}` gives {obj.metric}, from a clean checkout, after each run")
     if cfg.hidden:
         click.echo(f"hidden:     {', '.join(cfg.hidden)} (the scorer's alone; masked for the experiment)")
+    if obj.constraints:
+        click.echo(
+            f"constraints: {'; '.join(c.text for c in obj.constraints)} (must hold on fresh seeds, with confidence)"
+        )
+    if obj.tradeoffs:
+        click.echo(
+            f"tradeoffs:  {', '.join(f'{m} ({d})' for m, d in obj.tradeoffs)} (the report's Pareto front)"
+        )
     if cfg.objective.sandbox == "off":
         click.echo('sandbox:    off ([objective] sandbox = "off"): benchmarks run with your full user rights')
     else:
