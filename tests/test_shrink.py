@@ -49,8 +49,8 @@ def test_the_shrink_example_shrinks_and_keeps_its_accuracy(tmp_path: Path) -> No
     assert params < base_params / 10, (params, base_params)  # far smaller
     # on seeds the search never saw, the constraint holds as it is stated: on the mean (a small
     # network's accuracy has a lower tail from seed to seed; a single run is not promised)
-    fresh = [accuracy_of(final, tmp_path, seed)[1] for seed in range(777, 782)]
-    assert sum(fresh) / len(fresh) >= 0.92, fresh
+    unseen = [accuracy_of(final, tmp_path, seed)[1] for seed in range(777, 782)]
+    assert sum(unseen) / len(unseen) >= 0.92, unseen
     # smaller models that broke the constraint were refused, with the constraint as the reason
     refused = [e for e in rows.values() if e.decision and "accuracy >= 0.92" in (e.decision.reason or "")]
     assert refused and all(e.status == "discarded" for e in refused)
