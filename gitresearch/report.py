@@ -252,11 +252,7 @@ def plot(d: RunSummary, path: Path) -> None:
     ax.set_xlabel("experiment")
     ax.set_ylabel(d.metric)
     ax.set_title(f"gitresearch run {d.run}: {d.direction} {d.metric}")
-    ax.legend(loc="best", fontsize=8)
-    ax.grid(alpha=0.3)
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
+    _save(fig, ax, path, plt)
     if d.tradeoffs:
         _plot_front(d, path.with_name(f"{path.stem}-front{path.suffix}"), plt)
 
@@ -280,6 +276,11 @@ def _plot_front(d: RunSummary, path: Path, plt: Any) -> None:
     ax.set_xlabel(other)
     ax.set_ylabel(d.metric)
     ax.set_title(f"gitresearch run {d.run}: {d.metric} against {other}")
+    _save(fig, ax, path, plt)
+
+
+def _save(fig: Any, ax: Any, path: Path, plt: Any) -> None:
+    """Legend, grid and layout as every plot of the report has them, then the PNG."""
     ax.legend(loc="best", fontsize=8)
     ax.grid(alpha=0.3)
     fig.tight_layout()
