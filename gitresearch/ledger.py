@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from gitresearch.errors import GitResearchError
-from gitresearch.notes import Decision, Measurement, Purpose
+from gitresearch.notes import Decision, Measurement, Purpose, curve_of
 
 ExperimentStatus = Literal[
     "proposed",
@@ -34,7 +34,7 @@ ExperimentStatus = Literal[
     "failed",
     "cancelled",
 ]
-MeasurementStatus = Literal["running", "ok", "failed", "cancelled"]
+MeasurementStatus = Literal["running", "ok", "failed", "cancelled", "pruned"]
 
 # Where an experiment may go from each state. Terminal states only reopen for a re-run
 # (cancelled -> committed when a stopped run resumes; measured -> running for confirmations).
@@ -99,6 +99,10 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX measurements_by_experiment ON measurements(run, number);
     """,
+    # 2: each measurement's curve of intermediate values (early stopping)
+    """
+    ALTER TABLE measurements ADD COLUMN curve TEXT
+    """,
 )
 
 
@@ -152,6 +156,7 @@ class MeasurementRow:
     log_path: str | None
     started: float
     finished: float | None
+    curve: tuple[tuple[float, float], ...] = ()
 
     def as_measurement(self) -> Measurement:
         """The finished measurement this row records (a running row reads as cancelled)."""
@@ -168,6 +173,7 @@ class MeasurementRow:
             log_path=self.log_path,
             commit=self.commit,
             finished=self.finished,
+            curve=self.curve,
         )
 
 
@@ -404,7 +410,7 @@ class Ledger:
         with self.transaction() as db:
             cur = db.execute(
                 "UPDATE measurements SET status=?, metrics=?, seconds=?, exit_code=?, reason=?, detail=?, "
-                "log_path=COALESCE(?, log_path), finished=?, slot=COALESCE(?, slot) "
+                "log_path=COALESCE(?, log_path), finished=?, slot=COALESCE(?, slot), curve=? "
                 "WHERE id=? AND status='running'",
                 (
                     m.status,
@@ -416,6 +422,7 @@ class Ledger:
                     m.log_path,
                     m.finished if m.finished is not None else time.time(),
                     m.slot,  # where it ran, as the executor says at the end ("ray1@node")
+                    _dumps([list(p) for p in m.curve]) if m.curve else None,
                     measurement_id,
                 ),
             )
@@ -474,6 +481,7 @@ class Ledger:
                 r["log_path"],
                 r["started"],
                 r["finished"],
+                curve_of(_loads(r["curve"])),
             )
             for r in rows
         ]
@@ -534,7 +542,8 @@ class Ledger:
                 finished = m.finished if m.finished is not None else now
                 db.execute(
                     "INSERT INTO measurements(run, number, seed, purpose, commit_sha, status, slot, metrics, seconds, "
-                    "exit_code, reason, detail, log_path, started, finished) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                    "exit_code, reason, detail, log_path, started, finished, curve) "
+                    "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                     (
                         run,
                         number,
@@ -551,5 +560,6 @@ class Ledger:
                         m.log_path,
                         m.started if m.finished is not None else now,
                         finished,
+                        _dumps([list(p) for p in m.curve]) if m.curve else None,
                     ),
                 )

@@ -8,6 +8,9 @@ note happens here, in order. An experiment goes through
     -> gate (t90 against its parent) -> confirmation on fresh seeds (t99.9, fresh runs only)
     -> accepted (the incumbent advances) | discarded | failed
 
+A measurement run whose curve of intermediate values is clearly losing against its parent's
+on the same seed is stopped early (prune.py) and the experiment discarded as pruned.
+
 and one that passed against a parent that is no longer the incumbent is re-applied onto
 the incumbent as a new experiment and measured again. Every finished run rewrites the
 experiment's note in git, so a run killed at any instant resumes from what git and the
@@ -46,8 +49,19 @@ from gitresearch.errors import GitResearchError
 from gitresearch.execute.base import Executor, Job, RunResult, Slot
 from gitresearch.execute.runner import read_log_tail
 from gitresearch.ledger import ExperimentRow, ExperimentStatus, Ledger
-from gitresearch.notes import Decision, ExperimentNote, Measurement, Purpose, Rejection, StatTest, values
+from gitresearch.notes import (
+    Decision,
+    ExperimentNote,
+    Measurement,
+    Points,
+    Purpose,
+    Rejection,
+    StatTest,
+    values,
+)
 from gitresearch.propose.base import Context, NotReady, Outcome, Proposal, ProposalRecord, Proposer
+from gitresearch.prune import Stop, should_stop
+from gitresearch.prune import setting as prune_setting
 from gitresearch.record import Recorder
 from gitresearch.stats import Noise, Test, all_alike, improvement, mean, pooled_noise, stdev
 from gitresearch.store import Store
@@ -159,6 +173,8 @@ class Search:
             simplicity=config.search.simplicity,
         )
         self.on_event = on_event
+        self.prune_rule = prune_setting(config.search.prune, config.search.prune_after)
+        self.pruning: dict[str, Stop] = {}  # job key -> why it is being stopped
         self.base = ""
         self.incumbent = ""
         self.baseline: list[Measurement] = []
@@ -244,7 +260,7 @@ class Search:
             exp.measurements = [
                 m.as_measurement()
                 for m in self.ledger.measurements(self.run, exp_row.number)
-                if m.status in ("ok", "failed") and m.purpose in ("measure", "confirm")
+                if m.status in ("ok", "failed", "pruned") and m.purpose in ("measure", "confirm")
             ]
             self.experiments[exp.number] = exp
             self.by_commit[exp.commit] = exp
@@ -295,6 +311,7 @@ class Search:
                 # Poll briefly while the proposer thinks, so a free slot is filled the moment it can be.
                 for result in self.executor.wait_any(timeout=0.05 if self.waiting else 0.5):
                     self._handle(result)
+                self._prune()
                 self.on_tick(self)
             self._shutdown()
         ended_early = self.interrupted or self.base_failed or self.seed_ignored or self.tripped
@@ -546,6 +563,9 @@ class Search:
         self.job_started.pop(job.key, None)
         if self.watched:
             self._check_tripwire()
+        stop = self.pruning.pop(job.key, None)
+        if stop is not None and not result.ok and result.reason == "cancelled" and not self.interrupted:
+            result = replace(result, reason="pruned", detail=stop.describe(self.metric))
         measurement = self.recorder.finished(result)
         if measurement is None or measurement.status == "cancelled":
             return  # re-run on resume; never judged
@@ -589,6 +609,57 @@ class Search:
                 f"{len(base_values)} run(s); {self.noise().describe()}"
             )
 
+    # -- early stopping -------------------------------------------------------------------
+
+    def _prune(self) -> None:
+        """Stop each measurement run whose curve so far loses clearly against its parent's."""
+        if self.prune_rule is None or self.interrupted or self.tripped:
+            return
+        base_curves = [m.curve for m in self.baseline if m.status == "ok" and m.curve]
+        if len(base_curves) < 2:
+            return  # no noise to judge a curve by (or the benchmark reports none)
+        for key, (job, _) in self.executor.running().items():
+            exp = self.experiments.get(job.experiment)
+            if job.purpose != "measure" or key in self.pruning or exp is None:
+                continue
+            parent = self._curve(exp.parent, job.seed)
+            if len(parent) < 2:
+                continue
+            stop = should_stop(
+                self.executor.progress(key),
+                parent,
+                base_curves,
+                seed=job.seed,
+                direction=self.direction,
+                rule=self.prune_rule,
+                final_noise=self.noise().sigma or 0.0,
+                min_improvement=self.config.objective.min_improvement,
+            )
+            if stop is not None:
+                self._stop_experiment(exp, stop)
+
+    def _stop_experiment(self, exp: Experiment, stop: Stop) -> None:
+        """Stop every measurement of `exp` (running or queued): one losing seed discards it."""
+        for key, (job, _) in self.executor.running().items():
+            if job.experiment == exp.number and job.purpose == "measure" and key not in self.pruning:
+                self.pruning[key] = stop
+                self.executor.cancel(key)
+        queued = [j for j in self.queue if j.experiment == exp.number and j.purpose == "measure"]
+        for job in queued:
+            self.queue.remove(job)
+        exp.in_flight -= len(queued)
+        exp.decision = replace(exp.decision, pruned=stop.evidence)
+        self._event(f"#{exp.number:04d} {stop.describe(self.metric)}")
+
+    def _curve(self, commit: str, seed: int) -> Points:
+        """The curve `commit` reported on `seed` (its base or measurement run), or ()."""
+        if commit == self.base:
+            runs = self.baseline
+        else:
+            exp = self.by_commit.get(commit)
+            runs = [m for m in exp.measurements if m.purpose == "measure"] if exp else []
+        return next((m.curve for m in runs if m.seed == seed and m.status == "ok" and m.curve), ())
+
     def noise(self) -> Noise:
         groups = [self.parent_values(self.base)]
         groups += [e.values(self.metric) for e in self.experiments.values()]
@@ -621,6 +692,12 @@ class Search:
 
     def _phase_complete(self, exp: Experiment) -> None:
         """Every run of a phase is in: ask the rule, then carry out its verdict."""
+        pruned = next((m for m in exp.measurements if m.status == "pruned"), None)
+        if pruned is not None:
+            self.consecutive_failures = 0  # the benchmark ran; the change lost
+            self._decide(exp, "discarded", pruned.detail or "stopped early", None)
+            return
+        exp.decision = replace(exp.decision, pruned=None)  # finished before the stop reached it
         failed = next((m for m in exp.measurements if m.status != "ok"), None)
         verdict = decide(
             Evidence(
@@ -777,14 +854,23 @@ class Search:
         if exp.status == "failed" and failed and failed[0].log_path:
             with contextlib.suppress(OSError):
                 tail = read_log_tail(failed[0].log_path, 4000)[0]
+        value, delta = (_mean_or_none(own) if exp.status != "failed" else None), exp.decision.delta
+        stopped = exp.decision.pruned
+        parent = self.parent_values(exp.parent)
+        if stopped is not None and exp.status == "discarded" and parent:
+            # what the model learns of a run stopped early: its parent's mean, worse by the gap
+            # it showed when it was stopped (an estimate: the run never reached its end)
+            delta = stopped.value - stopped.parent
+            value = mean(parent) + delta
         return Outcome(
             exp.proposal,
-            _mean_or_none(own) if exp.status != "failed" else None,
+            value,
             exp.status == "accepted",
             exp.decision.reason,
             number=exp.number,
-            delta=exp.decision.delta,
+            delta=delta,
             log_tail=tail,
+            pruned=stopped is not None and exp.status == "discarded",
             infeasible=exp.status == "discarded"
             and broken_by(exp.decision.reason or "", self.config.objective.constraints) is not None,
         )

@@ -27,9 +27,11 @@ from typing import Any, Literal, Protocol
 SCHEMA = 2
 
 Purpose = Literal["baseline", "measure", "confirm", "ablation"]
-Ending = Literal["ok", "failed", "cancelled"]
+Ending = Literal["ok", "failed", "cancelled", "pruned"]
 PURPOSES: tuple[Purpose, ...] = ("baseline", "measure", "confirm", "ablation")
-ENDINGS: tuple[Ending, ...] = ("ok", "failed", "cancelled")
+ENDINGS: tuple[Ending, ...] = ("ok", "failed", "cancelled", "pruned")
+Points = tuple[tuple[float, float], ...]
+CURVE_IN_NOTE = 64  # the most points of a run's curve a note keeps (first, last, evenly between)
 
 Json = dict[str, Any]
 
@@ -82,6 +84,29 @@ def _drop_none(d: Json) -> Json:
     return {k: v for k, v in d.items() if v is not None}
 
 
+def compact_curve(curve: Points, limit: int = CURVE_IN_NOTE) -> Points:
+    """At most `limit` points of a curve: the first, the last and evenly spaced ones between,
+    values to 6 significant digits (a note stays a few KiB however often a benchmark reports)."""
+    if len(curve) > limit:
+        picks = sorted({round(i * (len(curve) - 1) / (limit - 1)) for i in range(limit)})
+        curve = tuple(curve[i] for i in picks)
+    return tuple((float(f"{s:.10g}"), float(f"{v:.6g}")) for s, v in curve)
+
+
+def curve_of(value: Any) -> Points:
+    """A curve read back from JSON: [[step, value], ...] with finite numbers, steps increasing."""
+    out: list[tuple[float, float]] = []
+    for item in value if isinstance(value, list) else []:
+        if not (isinstance(item, list) and len(item) == 2):
+            continue
+        step, v = item
+        if any(isinstance(x, bool) or not isinstance(x, (int, float)) for x in (step, v)):
+            continue
+        if math.isfinite(step) and math.isfinite(v) and (not out or step > out[-1][0]):
+            out.append((float(step), float(v)))
+    return tuple(out)
+
+
 # -- one benchmark execution ------------------------------------------------------------------
 
 
@@ -101,6 +126,7 @@ class Measurement:
     log_path: str | None = None
     commit: str = ""
     finished: float | None = None  # wall-clock time the result came in
+    curve: Points = ()  # the objective's intermediate values, (step, value), compacted
 
     @property
     def started(self) -> float | None:
@@ -123,6 +149,7 @@ class Measurement:
             "slot": self.slot,
             "log_path": self.log_path,
             "commit": self.commit,
+            **({"curve": [list(p) for p in self.curve]} if self.curve else {}),
         }
 
     @classmethod
@@ -144,6 +171,7 @@ class Measurement:
             log_path=_opt_str(d, "log_path"),
             commit=_str(d, "commit") or commit,
             finished=_num(d, "finished"),
+            curve=curve_of(d.get("curve")),
         )
 
 
@@ -213,6 +241,40 @@ class StatTest:
         )
 
 
+@dataclass(frozen=True)
+class Pruned:
+    """Why a run was stopped early: the point of its curve that lost, against its parent's."""
+
+    seed: int
+    step: float  # where it was stopped
+    last_step: float  # the parent's last reported step on that seed
+    value: float  # the experiment's value at `step`
+    parent: float  # the parent's value there, on the same seed
+    bound: float  # how much worse it had to be (noise at that step times the setting's factor)
+    setting: str = "conservative"
+
+    def to_json(self) -> Json:
+        return {
+            "seed": self.seed,
+            "step": self.step,
+            "last_step": self.last_step,
+            "value": self.value,
+            "parent": self.parent,
+            "bound": self.bound,
+            "setting": self.setting,
+        }
+
+    @classmethod
+    def from_json(cls, d: Any) -> Pruned | None:
+        if not isinstance(d, dict):
+            return None
+        numbers = [_num(d, k) for k in ("step", "last_step", "value", "parent", "bound")]
+        if any(n is None for n in numbers):
+            return None
+        step, last, value, parent, bound = (float(n or 0.0) for n in numbers)
+        return cls(_int(d, "seed"), step, last, value, parent, bound, _str(d, "setting", "conservative"))
+
+
 @dataclass(frozen=True, kw_only=True)
 class Decision:
     """Why an experiment ended where it did; every field is optional in a note."""
@@ -226,6 +288,7 @@ class Decision:
     noise: float | None = None
     reapplied_from: int | None = None
     reapplied_as: int | None = None
+    pruned: Pruned | None = None
 
     def to_json(self) -> Json:
         return _drop_none(
@@ -239,6 +302,7 @@ class Decision:
                 "noise": self.noise,
                 "reapplied_from": self.reapplied_from,
                 "reapplied_as": self.reapplied_as,
+                "pruned": self.pruned.to_json() if self.pruned else None,
             }
         )
 
@@ -256,6 +320,7 @@ class Decision:
             noise=_num(d, "noise"),
             reapplied_from=_int(d, "reapplied_from") if _num(d, "reapplied_from") is not None else None,
             reapplied_as=_int(d, "reapplied_as") if _num(d, "reapplied_as") is not None else None,
+            pruned=Pruned.from_json(d.get("pruned")),
         )
 
 

@@ -26,6 +26,7 @@ from gitresearch.notes import (
     Rejection,
     RunNote,
     RunStatus,
+    compact_curve,
 )
 from gitresearch.store import Store, run_branch
 
@@ -42,11 +43,13 @@ def measurement_of(result: RunResult, *, finished: float | None = None) -> Measu
         "slot": result.slot.name,
         "commit": job.commit,
         "finished": when,
+        "curve": compact_curve(result.curve),
     }
     if isinstance(result, Succeeded):
         return Measurement(status="ok", exit_code=0, log_path=str(result.log_path), **common)
+    ending = {"cancelled": "cancelled", "pruned": "pruned"}.get(result.reason, "failed")
     return Measurement(
-        status="cancelled" if result.reason == "cancelled" else "failed",
+        status=ending,  # type: ignore[arg-type]
         exit_code=result.exit_code,
         reason=result.reason,
         detail=result.detail,

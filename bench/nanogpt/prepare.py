@@ -73,6 +73,10 @@ def get_batch(generator: torch.Generator, device: torch.device) -> tuple[torch.T
     return x.to(device), y.to(device)
 
 
+def _train_answers() -> torch.Tensor:
+    return _answer_mask((HERE / "data" / "train.txt").read_text())
+
+
 def save(model: torch.nn.Module, started: float, **record: float) -> None:
     """Hand the trained weights to the scorer (numpy arrays, no pickle) and print the
     metrics gitresearch records: a `---` line, then `key: value` lines."""
@@ -82,6 +86,33 @@ def save(model: torch.nn.Module, started: float, **record: float) -> None:
     print(f"train_seconds: {time.time() - started:.2f}")
     for key, value in record.items():
         print(f"{key}: {value}")
+
+
+REPORT_EVERY = max(1, MAX_STEPS // 12)  # how often `report` measures the curve
+REPORT_WINDOWS = 64
+
+
+@torch.no_grad()
+def report(step: int, model: torch.nn.Module) -> None:
+    """The run's curve for early stopping: every REPORT_EVERY steps, a `step: N` line and a
+    `val_loss:` line measured like the scorer's (answer characters only) on fixed windows of
+    the *training* text, since the held-out answers are the scorer's alone. It is the
+    experiment's own estimate: gitresearch only uses it to stop a run that is clearly losing
+    (a forged curve can only get its own run stopped); the objective is still the scorer's."""
+    if step % REPORT_EVERY and step != MAX_STEPS:
+        return
+    was_training = model.training
+    model.eval()
+    gen = torch.Generator().manual_seed(1)
+    starts = torch.randint(0, len(TRAIN) - BLOCK_SIZE - 1, (REPORT_WINDOWS,), generator=gen).tolist()
+    device = next(model.parameters()).device
+    x = torch.stack([TRAIN[s : s + BLOCK_SIZE] for s in starts]).to(device)
+    y = torch.stack([TRAIN[s + 1 : s + BLOCK_SIZE + 1] for s in starts]).to(device)
+    mask = torch.stack([TRAIN_ANSWERS[s + 1 : s + BLOCK_SIZE + 1] for s in starts]).reshape(-1).to(device)
+    logits = model(x)
+    losses = F.cross_entropy(logits.reshape(-1, logits.size(-1)), y.reshape(-1), reduction="none")
+    model.train(was_training)
+    print(f"step: {step}\nval_loss: {float(losses[mask].mean()):.6f}", flush=True)
 
 
 def _answer_mask(text: str) -> torch.Tensor:
@@ -153,6 +184,9 @@ def score() -> None:
     """The objective, from the weights alone: `val_loss: <value>`."""
     torch.set_num_threads(1)
     print(f"val_loss: {evaluate(load(output_dir() / WEIGHTS)):.6f}")
+
+
+TRAIN_ANSWERS = _train_answers()
 
 
 if __name__ == "__main__":

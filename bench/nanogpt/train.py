@@ -16,7 +16,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from model import GPT, VOCAB_SIZE
-from prepare import MAX_STEPS, get_batch, save, setup
+from prepare import MAX_STEPS, get_batch, report, save, setup
 
 # --- hyperparameters (gitresearch may change this block) ---------------------------------
 LEARNING_RATE = 3e-4  # peak learning rate
@@ -58,6 +58,7 @@ def main() -> None:
         loss.backward()  # type: ignore[no-untyped-call]
         torch.nn.utils.clip_grad_norm_(model.parameters(), GRAD_CLIP)
         optimizer.step()
+        report(step + 1, model)  # the curve: `step:` and `val_loss:` lines, for early stopping
     save(
         model,
         started,

@@ -33,6 +33,7 @@ Direction = Literal["minimize", "maximize"]
 COMMAND_TIMEOUT = 1800.0  # a coding agent's run: reading, editing, thinking (seconds)
 ProposerName = Literal["sweep", "llm", "command", "hybrid", "auto"]
 SweepModel = Literal["auto", "gp", "tpe"]
+PruneSetting = Literal["off", "conservative", "aggressive"]
 SandboxMode = Literal["auto", "required", "off"]
 KnobScale = Literal["log", "linear", "log1m", "int", "log-int"]
 KnobValue = int | float | bool | str
@@ -68,6 +69,8 @@ class SearchConfig:
     seed: int = 0
     model: SweepModel = "auto"  # the sweep's model: a Gaussian process when it can, else TPE
     simplicity: bool = False  # fewer lines at equal quality wins; many added lines need more gain
+    prune: PruneSetting = "conservative"  # stop a measurement that is clearly losing (prune.py)
+    prune_after: float | None = None  # the least fraction of the parent's steps before a stop
 
 
 @dataclass(frozen=True)
@@ -399,7 +402,16 @@ def _pattern(t: _Table) -> str | None:
 
 
 def _search(t: _Table) -> SearchConfig:
-    t.check_keys(("proposer", "baseline_runs", "confirm_runs", "seed", "model", "simplicity"))
+    t.check_keys(
+        ("proposer", "baseline_runs", "confirm_runs", "seed", "model", "simplicity", "prune", "prune_after")
+    )
+    prune_after = t.number("prune_after", -1.0, 0.0) if "prune_after" in t.data else None
+    if prune_after is not None and prune_after > 1.0:
+        raise t.error(
+            "prune_after",
+            f"`prune_after` is a fraction of the run's steps, between 0 and 1, not {prune_after:g}",
+            "for example prune_after = 0.5: never stop a run before half of its parent's steps",
+        )
     return SearchConfig(
         proposer=cast(ProposerName, t.choice("proposer", get_args(ProposerName), "auto")),
         baseline_runs=t.integer("baseline_runs", 3, 1),
@@ -407,6 +419,8 @@ def _search(t: _Table) -> SearchConfig:
         seed=t.integer("seed", 0, 0),
         model=cast(SweepModel, t.choice("model", get_args(SweepModel), "auto")),
         simplicity=t.boolean("simplicity", False),
+        prune=cast(PruneSetting, t.choice("prune", get_args(PruneSetting), "conservative")),
+        prune_after=prune_after,
     )
 
 

@@ -15,7 +15,8 @@ from typing import Literal, Protocol
 
 from gitresearch.notes import Purpose
 
-FailureReason = Literal["crash", "timeout", "no-metric", "nan", "tampered", "cancelled", "setup"]
+FailureReason = Literal["crash", "timeout", "no-metric", "nan", "tampered", "cancelled", "setup", "pruned"]
+Curve = tuple[tuple[float, float], ...]  # (step, value) of the objective as the benchmark reported it
 
 
 @dataclass(frozen=True)
@@ -46,6 +47,7 @@ class Succeeded:
     seconds: float
     log_path: Path
     log_tail: str
+    curve: Curve = ()
 
     @property
     def ok(self) -> Literal[True]:
@@ -63,6 +65,7 @@ class Failed:
     metrics: Mapping[str, float]
     log_path: Path | None
     log_tail: str
+    curve: Curve = ()
 
     @property
     def ok(self) -> Literal[False]:
@@ -96,6 +99,11 @@ class Executor(Protocol):
 
     def cancel(self, key: str) -> bool:
         """Stop a running job; its result arrives as Failed(reason="cancelled")."""
+        ...
+
+    def progress(self, key: str) -> Curve:
+        """The intermediate values a running job has reported so far (empty when it reports
+        none, or when this executor cannot see them while the job runs)."""
         ...
 
     def close(self) -> None:

@@ -34,7 +34,7 @@ from typing import Any
 
 from gitresearch.boundaries.config import Config
 from gitresearch.errors import UsageError
-from gitresearch.execute.base import Failed, Job, RunResult, Slot, Succeeded
+from gitresearch.execute.base import Curve, Failed, Job, RunResult, Slot, Succeeded
 from gitresearch.execute.local import LocalExecutor, PoolSettings, log_path_for
 from gitresearch.store import Store, init_cache_repo
 
@@ -228,6 +228,11 @@ class RayExecutor:
         for ref in found:
             self.ray.cancel(ref, force=False)  # KeyboardInterrupt on the node: it kills its group
         return bool(found)
+
+    def progress(self, key: str) -> Curve:
+        """Nothing while it runs: a job's curve comes back with its result (no early stopping
+        on Ray yet; docs/cluster.md)."""
+        return ()
 
     def close(self) -> None:
         with self._lock:

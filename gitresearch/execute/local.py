@@ -22,7 +22,7 @@ from pathlib import Path
 
 from gitresearch.boundaries.config import Config
 from gitresearch.durations import format_duration
-from gitresearch.execute.base import Failed, FailureReason, Job, RunResult, Slot, Succeeded
+from gitresearch.execute.base import Curve, Failed, FailureReason, Job, RunResult, Slot, Succeeded
 from gitresearch.execute.runner import Launch, ProcessOutcome, RunningProcess
 from gitresearch.execute.sandbox import Spec, environment_paths, gpu_devices, sandbox_env, wrap
 from gitresearch.store import Store, StoreError, blob_hash
@@ -113,6 +113,7 @@ class LocalExecutor:
         self._results: queue.Queue[RunResult] = queue.Queue()
         self._busy: dict[int, Job] = {}
         self._procs: dict[str, RunningProcess] = {}
+        self._reporting: dict[str, RunningProcess] = {}  # the experiment's own process (not the scorer)
         self._cancelled: set[str] = set()
         self._threads: dict[str, threading.Thread] = {}
         self._lock = threading.Lock()
@@ -176,6 +177,11 @@ class LocalExecutor:
             proc.cancel()
         return True
 
+    def progress(self, key: str) -> Curve:
+        with self._lock:
+            proc = self._reporting.get(key)
+        return proc.points() if proc is not None else ()
+
     def close(self) -> None:
         for key in list(self.running()):
             self.cancel(key)
@@ -198,6 +204,7 @@ class LocalExecutor:
             result = Failed(job, slot, "setup", f"{type(exc).__name__}: {exc}", 0.0, None, {}, None, "")
         with self._lock:
             self._procs.pop(job.key, None)
+            self._reporting.pop(job.key, None)
             self._cancelled.discard(job.key)
         # The slot stays busy until wait_any hands the result out: a job is never neither
         # running nor collectable, so a caller that waits while running() is non-empty
@@ -255,7 +262,10 @@ class LocalExecutor:
         scored = _classify(job, slot, outcome, self.config, [], file_metrics, file_problem, need_metric=True)
         if isinstance(scored, Failed):
             return replace(
-                scored, detail="the scorer: " + scored.detail, seconds=ran.seconds + scored.seconds
+                scored,
+                detail="the scorer: " + scored.detail,
+                seconds=ran.seconds + scored.seconds,
+                curve=ran.curve,
             )
         metric = self.config.objective.metric
         metrics = {k: v for k, v in ran.metrics.items() if k != metric} | {metric: scored.metrics[metric]}
@@ -296,12 +306,15 @@ class LocalExecutor:
                 if self.config.objective.metric_pattern
                 else None
             ),
+            curve_metric=self.config.objective.metric if experiment_out is None else None,
         )
         with self._lock:
             if job.key in self._cancelled:
                 return None
             proc = RunningProcess(launch)
             self._procs[job.key] = proc
+            if experiment_out is None:
+                self._reporting[job.key] = proc
         return proc.wait()
 
     def _checkout(self, tree: Path, commit: str) -> str | None:
@@ -449,6 +462,7 @@ def _classify(
             metrics,
             outcome.log_path,
             outcome.log_tail,
+            outcome.curve,
         )
 
     if outcome.start_error is not None:
@@ -475,6 +489,7 @@ def _classify(
             outcome.seconds,
             outcome.log_path,
             outcome.log_tail,
+            outcome.curve,
         )
     if metric not in metrics:
         names = sorted(n[:32] for n in every)
@@ -486,4 +501,4 @@ def _classify(
         )
     if not math.isfinite(metrics[metric]):
         return failed("nan", f"{metric} is {metrics[metric]}")
-    return Succeeded(job, slot, metrics, outcome.seconds, outcome.log_path, outcome.log_tail)
+    return Succeeded(job, slot, metrics, outcome.seconds, outcome.log_path, outcome.log_tail, outcome.curve)

@@ -4,13 +4,15 @@ A benchmark runs in its own session (so its own process group): at the timeout o
 cancel the whole group gets SIGTERM, then after a grace period SIGKILL, and after any
 exit the group is swept with SIGKILL so no grandchild outlives its run. Output is
 streamed, never held whole: stdout is parsed for `name: value` lines as it arrives (last
-occurrence wins), and both streams go to a per-run log capped in size, keeping its head
+occurrence wins; each value of the objective after a `step: N` line is also a point of the
+run's curve, readable while it runs), and both streams go to a per-run log capped in size, keeping its head
 and its tail. Timers, not polling, end a run, so a fast benchmark costs no waiting.
 """
 
 from __future__ import annotations
 
 import contextlib
+import math
 import os
 import re
 import shutil
@@ -27,6 +29,8 @@ from typing import IO
 _METRIC_LINE = re.compile(rb"^\s*([A-Za-z_][A-Za-z0-9_.\-/]*)\s*:\s*([-+0-9.eEinfatyINFATY]+)\s*$")
 _SHELL = shutil.which("bash") or "/bin/sh"
 _RECENT = 8192
+MAX_CURVE_POINTS = 10_000  # a benchmark that reports every step keeps its first points and its last
+STEP = "step"  # the metric-contract name of the intermediate-value step
 
 
 @dataclass(frozen=True)
@@ -41,6 +45,7 @@ class Launch:
     log_tail: int = 256 * 1024
     wrapper: tuple[str, ...] = ()  # a sandbox's argv, run with the shell and the command after it
     metric_pattern: tuple[str, str] | None = None  # (metric, regex with one group) for free-form output
+    curve_metric: str | None = None  # the objective: its values after a `step:` line form the curve
 
 
 @dataclass(frozen=True)
@@ -54,6 +59,7 @@ class ProcessOutcome:
     log_tail: str
     output_bytes: int
     start_error: str | None = None
+    curve: tuple[tuple[float, float], ...] = ()
 
 
 def parse_metric_line(line: bytes) -> tuple[str, float] | None:
@@ -167,6 +173,8 @@ class RunningProcess:
         self.launch = launch
         self.log = _CappedLog(launch.log_path, launch.log_head, launch.log_tail)
         self.metrics: dict[str, float] = {}
+        self.curve: list[tuple[float, float]] = []  # appended by the reader thread; read with `points()`
+        self._step: float | None = None
         self._pattern = (
             (launch.metric_pattern[0], compile_pattern(launch.metric_pattern[1]))
             if launch.metric_pattern
@@ -239,10 +247,32 @@ class RunningProcess:
                 found = parse_metric_line(line)
                 if found is not None:
                     self.metrics[found[0]] = found[1]
+                    if found[0] == STEP:
+                        self._step = found[1]
+                    elif found[0] == self.launch.curve_metric:
+                        self._point(found[1])
                 if self._pattern is not None:
                     value = match_pattern(self._pattern[1], line)
                     if value is not None:
                         self.metrics[self._pattern[0]] = value
+                        if self._pattern[0] == self.launch.curve_metric:
+                            self._point(value)
+
+    def _point(self, value: float) -> None:
+        """One intermediate value at the last reported step (a later value at the same step
+        replaces it; a step that goes back is ignored: the curve is a function of the step)."""
+        if self._step is None or not math.isfinite(self._step):
+            return
+        if self.curve and self.curve[-1][0] == self._step:
+            self.curve[-1] = (self._step, value)
+        elif not self.curve or self._step > self.curve[-1][0]:
+            if len(self.curve) >= MAX_CURVE_POINTS:
+                del self.curve[MAX_CURVE_POINTS // 2]  # thin the middle, keep the latest
+            self.curve.append((self._step, value))
+
+    def points(self) -> tuple[tuple[float, float], ...]:
+        """The curve so far (safe from any thread: a copy of the list)."""
+        return tuple(list(self.curve))
 
     def _signal(self, sig: int) -> None:
         if self.proc is None:
@@ -294,6 +324,7 @@ class RunningProcess:
             self.launch.log_path,
             tail[-4000:],
             self.log.total,
+            curve=self.points(),
         )
 
 

@@ -238,6 +238,7 @@ class LLMProposer:
         p = outcome.proposal
         self.running.pop(int(p.meta.get("request", 0)), None)
         status = "accepted" if outcome.accepted else ("failed" if outcome.value is None else "discarded")
+        status = "pruned" if outcome.pruned else status
         self.history.append(
             Entry(outcome.number, p.proposer, p.hypothesis, status, outcome.delta, outcome.reason)
         )

@@ -121,6 +121,7 @@ class Outcome:
     delta: float | None = None  # mean minus the parent's mean
     log_tail: str | None = None  # the end of a failed run's log
     infeasible: bool = False  # discarded because a constraint was not met (its value is no guide)
+    pruned: bool = False  # stopped early as clearly losing: `value` is its parent's mean plus the gap then
 
 
 class Proposer(Protocol):

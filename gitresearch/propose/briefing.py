@@ -29,7 +29,7 @@ class Entry:
     number: int
     proposer: str
     hypothesis: str
-    status: str  # accepted | discarded | failed | rejected | duplicate
+    status: str  # accepted | discarded | pruned | failed | rejected | duplicate
     delta: float | None = None
     reason: str = ""
 

@@ -267,6 +267,7 @@ class CommandProposer:
         if idea is not None:
             _clean(idea.folder)
         status = "accepted" if outcome.accepted else ("failed" if outcome.value is None else "discarded")
+        status = "pruned" if outcome.pruned else status
         self.history.append(
             Entry(outcome.number, p.proposer, p.hypothesis, status, outcome.delta, outcome.reason)
         )

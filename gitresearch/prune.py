@@ -1,0 +1,173 @@
+"""Early stopping: whether a running measurement is losing clearly enough to stop it now.
+
+Pure, like decide.py: the loop hands in the experiment's curve so far, its parent's curve on
+the same seed (the paired design: same seed, same data order, same initialisation), the
+base's curves on every seed (the noise at each step) and the setting; the answer is a
+`Stop` with its evidence, or None. Only measurement runs are ever stopped, never the base,
+a confirmation or an ablation (ISSUE-NOTES 16), and stopping only discards: a forged curve
+can get its own run stopped, never a change accepted.
+
+A run is stopped at step s only when all of these hold:
+
+1. it has reached `after` of its parent's last reported step on that seed (half by default);
+2. it is worse than its parent at s by more than `z` times the noise of a paired difference
+   at s: sqrt(2) times the seed-to-seed spread of the base's curves there (never less than
+   the spread of the base's final values), plus `min_improvement`;
+3. it is not catching up: the gap, extended to the parent's last step at the fastest rate it
+   closed over the last `window` of the run, would still be beyond that bound; a change that
+   starts worse and ends better (a shorter warmup, a higher learning rate with decay) closes
+   its gap, and is left to finish;
+4. (conservative) 2 and 3 held at each of its last `persist` reports, so one bad evaluation
+   never stops a run.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from statistics import stdev
+
+from gitresearch.boundaries.config import Direction, PruneSetting
+from gitresearch.notes import Points, Pruned
+
+
+@dataclass(frozen=True)
+class Setting:
+    name: PruneSetting
+    after: float  # the least fraction of the parent's steps before any stop
+    z: float  # how many paired-noise widths worse
+    window: float  # the recent part of the run (a fraction of the parent's steps) whose closing rate counts
+    persist: int  # consecutive reports that must all say "stop"
+
+
+SETTINGS: dict[str, Setting] = {
+    "conservative": Setting("conservative", after=0.5, z=4.0, window=0.25, persist=2),
+    "aggressive": Setting("aggressive", after=0.25, z=2.5, window=0.2, persist=1),
+}
+
+
+def setting(name: PruneSetting, after: float | None = None) -> Setting | None:
+    """The named setting (with `[search] prune_after` when given); None for "off"."""
+    if name == "off":
+        return None
+    chosen = SETTINGS[name]
+    if after is None:
+        return chosen
+    return Setting(chosen.name, after, chosen.z, chosen.window, chosen.persist)
+
+
+def value_at(curve: Points, step: float) -> float | None:
+    """The curve at `step`, linear between reported points; None outside them."""
+    if not curve or step < curve[0][0] or step > curve[-1][0]:
+        return None
+    lo, hi = 0, len(curve) - 1
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        if curve[mid][0] <= step:
+            lo = mid
+        else:
+            hi = mid
+    (s0, v0), (s1, v1) = curve[lo], curve[hi]
+    if step <= s0 or s1 == s0:
+        return v0 if step <= s0 else v1
+    return v0 + (v1 - v0) * (step - s0) / (s1 - s0)
+
+
+def spread_at(curves: Sequence[Points], step: float) -> float | None:
+    """The seed-to-seed standard deviation of the base's curves at `step` (two curves at least)."""
+    here = [v for v in (value_at(c, step) for c in curves) if v is not None]
+    return stdev(here) if len(here) >= 2 else None
+
+
+@dataclass(frozen=True)
+class Stop:
+    evidence: Pruned
+
+    def describe(self, metric: str) -> str:
+        e = self.evidence
+        worse = abs(e.value - e.parent)
+        return (
+            f"stopped early at step {e.step:g} of {e.last_step:g} (seed {e.seed}): {metric} "
+            f"{e.value:.4g} against its parent's {e.parent:.4g} on the same seed, worse by "
+            f"{worse:.4g} (bound {e.bound:.4g}, {e.setting}) and not catching up"
+        )
+
+
+def should_stop(
+    curve: Points,
+    parent: Points,
+    base_curves: Sequence[Points],
+    *,
+    seed: int,
+    direction: Direction,
+    rule: Setting,
+    final_noise: float = 0.0,
+    min_improvement: float = 0.0,
+) -> Stop | None:
+    """Stop the run whose curve so far is `curve`, or None to let it go on."""
+    if not curve or len(parent) < 2:
+        return None
+    sign = 1.0 if direction == "minimize" else -1.0
+    last = parent[-1][0]
+    if last <= 0:
+        return None
+    # the run's reports at or after `after` of the parent's steps, within the parent's range
+    checks = [(s, v) for s, v in curve if rule.after * last <= s <= last]
+    if len(checks) < rule.persist:
+        return None
+    verdicts = [
+        _verdict(curve, parent, base_curves, s, sign, last, rule, final_noise, min_improvement)
+        for s, _ in checks[-rule.persist :]
+    ]
+    if any(v is None for v in verdicts):
+        return None
+    step, value = checks[-1]
+    bound = verdicts[-1]
+    assert bound is not None
+    reference = value_at(parent, step)
+    assert reference is not None
+    return Stop(Pruned(seed, step, last, value, reference, bound, rule.name))
+
+
+def _verdict(
+    curve: Points,
+    parent: Points,
+    base_curves: Sequence[Points],
+    step: float,
+    sign: float,
+    last: float,
+    rule: Setting,
+    final_noise: float,
+    min_improvement: float,
+) -> float | None:
+    """The bound the gap at `step` exceeds, projected to the end too; None: no stop here."""
+    gap = _gap(curve, parent, step, sign)
+    if gap is None:
+        return None
+    spread = spread_at(base_curves, step)
+    if spread is None or not math.isfinite(spread):
+        return None
+    bound = rule.z * math.sqrt(2.0) * max(spread, final_noise) + min_improvement
+    if gap <= bound:
+        return None
+    # catching up? the fastest the gap closed over the recent window, carried to the end
+    start = step - rule.window * last
+    closing = 0.0
+    for s, _ in curve:
+        if start <= s < step:
+            earlier = _gap(curve, parent, s, sign)
+            if earlier is not None:
+                closing = max(closing, (earlier - gap) / (step - s))
+    projected = gap - closing * (last - step)
+    if projected <= bound:
+        return None
+    return bound
+
+
+def _gap(curve: Points, parent: Points, step: float, sign: float) -> float | None:
+    """How much worse the run is than its parent at `step` (positive: worse)."""
+    mine, theirs = value_at(curve, step), value_at(parent, step)
+    if mine is None or theirs is None:
+        return None
+    return sign * (mine - theirs)
