@@ -615,7 +615,7 @@ class Search:
         """Stop each measurement run whose curve so far loses clearly against its parent's."""
         if self.prune_rule is None or self.interrupted or self.tripped:
             return
-        base_curves = [m.curve for m in self.baseline if m.status == "ok" and m.curve]
+        base_curves = self._curves(self.base)
         if len(base_curves) < 2:
             return  # no noise to judge a curve by (or the benchmark reports none)
         for key, (job, _) in self.executor.running().items():
@@ -625,10 +625,11 @@ class Search:
             parent = self._curve(exp.parent, job.seed)
             if len(parent) < 2:
                 continue
+            reference = self._curves(exp.parent)
             stop = should_stop(
                 self.executor.progress(key),
                 parent,
-                base_curves,
+                reference if len(reference) >= 2 else base_curves,
                 seed=job.seed,
                 direction=self.direction,
                 rule=self.prune_rule,
@@ -653,12 +654,17 @@ class Search:
 
     def _curve(self, commit: str, seed: int) -> Points:
         """The curve `commit` reported on `seed` (its base or measurement run), or ()."""
-        if commit == self.base:
-            runs = self.baseline
-        else:
-            exp = self.by_commit.get(commit)
-            runs = [m for m in exp.measurements if m.purpose == "measure"] if exp else []
+        runs = self.baseline if commit == self.base else self._runs(commit)
         return next((m.curve for m in runs if m.seed == seed and m.status == "ok" and m.curve), ())
+
+    def _curves(self, commit: str) -> list[Points]:
+        """Every curve `commit` reported (base, measurement and confirmation runs)."""
+        runs = self.baseline if commit == self.base else self._runs(commit)
+        return [m.curve for m in runs if m.status == "ok" and m.curve]
+
+    def _runs(self, commit: str) -> list[Measurement]:
+        exp = self.by_commit.get(commit)
+        return exp.measurements if exp else []
 
     def noise(self) -> Noise:
         groups = [self.parent_values(self.base)]

@@ -2,7 +2,8 @@
 
 Pure, like decide.py: the loop hands in the experiment's curve so far, its parent's curve on
 the same seed (the paired design: same seed, same data order, same initialisation), the
-base's curves on every seed (the noise at each step) and the setting; the answer is a
+parent's curves on all its seeds (the base's when the parent has fewer than two: the noise
+at each step) and the setting; the answer is a
 `Stop` with its evidence, or None. Only measurement runs are ever stopped, never the base,
 a confirmation or an ablation (ISSUE-NOTES 16), and stopping only discards: a forged curve
 can get its own run stopped, never a change accepted.
@@ -11,13 +12,16 @@ A run is stopped at step s only when all of these hold:
 
 1. it has reached `after` of its parent's last reported step on that seed (half by default);
 2. it is worse than its parent at s by more than `z` times the noise of a paired difference
-   at s: sqrt(2) times the seed-to-seed spread of the base's curves there (never less than
-   the spread of the base's final values), plus `min_improvement`;
-3. it is not catching up: the gap, extended to the parent's last step at the fastest rate it
+   at s: sqrt(2) times the seed-to-seed spread of the reference curves there (never less
+   than the spread of the final values), plus `min_improvement`;
+3. it is further behind than `lead` times all the progress its parent still made after s
+   (a parent that still drops 0.04 after s is no reason to stop a run 0.03 behind: a step
+   decay of the learning rate late in the run can bring a worse-looking run level);
+4. it is not catching up: the gap, extended to the parent's last step at the fastest rate it
    closed over the last `window` of the run, would still be beyond that bound; a change that
    starts worse and ends better (a shorter warmup, a higher learning rate with decay) closes
    its gap, and is left to finish;
-4. (conservative) 2 and 3 held at each of its last `persist` reports, so one bad evaluation
+5. (conservative) 2 to 4 held at each of its last `persist` reports, so one bad evaluation
    never stops a run.
 """
 
@@ -25,7 +29,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from statistics import stdev
 
 from gitresearch.boundaries.config import Direction, PruneSetting
@@ -39,11 +43,12 @@ class Setting:
     z: float  # how many paired-noise widths worse
     window: float  # the recent part of the run (a fraction of the parent's steps) whose closing rate counts
     persist: int  # consecutive reports that must all say "stop"
+    lead: float  # the gap must also exceed this times the parent's progress still to come
 
 
 SETTINGS: dict[str, Setting] = {
-    "conservative": Setting("conservative", after=0.5, z=4.0, window=0.25, persist=2),
-    "aggressive": Setting("aggressive", after=0.25, z=2.5, window=0.2, persist=1),
+    "conservative": Setting("conservative", after=0.5, z=4.0, window=0.25, persist=2, lead=1.0),
+    "aggressive": Setting("aggressive", after=0.25, z=2.5, window=0.2, persist=1, lead=0.25),
 }
 
 
@@ -54,7 +59,7 @@ def setting(name: PruneSetting, after: float | None = None) -> Setting | None:
     chosen = SETTINGS[name]
     if after is None:
         return chosen
-    return Setting(chosen.name, after, chosen.z, chosen.window, chosen.persist)
+    return replace(chosen, after=after)
 
 
 def value_at(curve: Points, step: float) -> float | None:
@@ -97,7 +102,7 @@ class Stop:
 def should_stop(
     curve: Points,
     parent: Points,
-    base_curves: Sequence[Points],
+    reference: Sequence[Points],
     *,
     seed: int,
     direction: Direction,
@@ -117,7 +122,7 @@ def should_stop(
     if len(checks) < rule.persist:
         return None
     verdicts = [
-        _verdict(curve, parent, base_curves, s, sign, last, rule, final_noise, min_improvement)
+        _verdict(curve, parent, reference, s, sign, last, rule, final_noise, min_improvement)
         for s, _ in checks[-rule.persist :]
     ]
     if any(v is None for v in verdicts):
@@ -125,15 +130,15 @@ def should_stop(
     step, value = checks[-1]
     bound = verdicts[-1]
     assert bound is not None
-    reference = value_at(parent, step)
-    assert reference is not None
-    return Stop(Pruned(seed, step, last, value, reference, bound, rule.name))
+    theirs = value_at(parent, step)
+    assert theirs is not None
+    return Stop(Pruned(seed, step, last, value, theirs, bound, rule.name))
 
 
 def _verdict(
     curve: Points,
     parent: Points,
-    base_curves: Sequence[Points],
+    reference: Sequence[Points],
     step: float,
     sign: float,
     last: float,
@@ -145,10 +150,13 @@ def _verdict(
     gap = _gap(curve, parent, step, sign)
     if gap is None:
         return None
-    spread = spread_at(base_curves, step)
+    spread = spread_at(reference, step)
     if spread is None or not math.isfinite(spread):
         return None
     bound = rule.z * math.sqrt(2.0) * max(spread, final_noise) + min_improvement
+    here, end = value_at(parent, step), parent[-1][1]
+    assert here is not None
+    bound = max(bound, rule.lead * sign * (here - end))
     if gap <= bound:
         return None
     # catching up? the fastest the gap closed over the recent window, carried to the end

@@ -13,7 +13,7 @@ from typing import Any
 
 from gitresearch.boundaries.validator import Violation
 from gitresearch.cli.workspace import Overrides, Workspace, open_workspace
-from gitresearch.execute.base import Job
+from gitresearch.execute.base import Curve, Job
 from gitresearch.loop import Search
 from gitresearch.propose.base import Context, Outcome, Proposal, Proposer
 from gitresearch.propose.choose import make_proposer
@@ -113,10 +113,15 @@ def harness(
     *,
     slots: int = 1,
     seconds: float | Callable[[Job], float] = 0.0,
+    curve: Callable[[Store], Callable[[Job], Curve]] | None = None,
 ) -> Harness:
     ws = open_workspace(repo.root, None, Overrides())
     executor = ScriptedExecutor(
-        score(ws.store), ws.store.state_dir / "fake-logs", slots=slots, seconds=seconds
+        score(ws.store),
+        ws.store.state_dir / "fake-logs",
+        slots=slots,
+        seconds=seconds,
+        curve=curve(ws.store) if curve is not None else None,
     )
     return Harness(ws, executor)
 

@@ -1,0 +1,52 @@
+"""Synthetic training curves, for the early-stopping tests and bench.
+
+`training_curve` draws the curve of intermediate values a training run would report: a
+power-law descent from `start` to `final` over `steps`, plus seed noise that shrinks as
+the run goes on. Part of the noise is the seed's own (the same seed gives the same data
+order and initialisation, so a parent and its child on one seed move together, as in the
+paired design) and part is the configuration's. `late` adds a late bloomer's handicap: the
+run is worse by `late` until `late_at` of its steps, then the handicap fades linearly to
+nothing at the end (a higher learning rate that pays off once it decays, a shorter warmup
+that is noisy early): such a run ends at `final`, better than a parent it trailed for most
+of the run.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import random
+
+from gitresearch.execute.base import Curve
+
+
+def _rng(*key: object) -> random.Random:
+    digest = hashlib.sha256(repr(key).encode()).digest()
+    return random.Random(int.from_bytes(digest[:8], "big"))
+
+
+def training_curve(
+    final: float,
+    seed: int,
+    *,
+    config: object = "",
+    steps: int = 300,
+    every: int = 25,
+    start: float | None = None,
+    late: float = 0.0,
+    late_at: float = 0.8,
+    noise: float = 0.01,
+) -> Curve:
+    """(step, value) every `every` steps up to `steps`; the last value is `final` plus noise."""
+    start = final + 1.0 if start is None else start
+    shared, own = _rng("seed", seed), _rng("config", config, seed)
+    first = every / steps
+    out = []
+    for step in range(every, steps + 1, every):
+        x = step / steps
+        descent = (x**-0.6 - 1.0) / (first**-0.6 - 1.0)  # 1 at the first report, 0 at the end
+        handicap = late if x <= late_at else late * (1.0 - x) / (1.0 - late_at)
+        sigma = noise * (1.0 + 3.0 * (1.0 - x))
+        value = final + (start - final) * descent + handicap
+        value += shared.gauss(0.0, sigma) + own.gauss(0.0, sigma / 2.0)
+        out.append((float(step), value))
+    return tuple(out)

@@ -1,0 +1,283 @@
+"""Early stopping: the rule as a table (prune.py), and the loop that stops runs with it.
+
+The curves are synthetic (gitresearch.testing.curves): a power-law descent with seed noise
+that the parent and the child share on one seed, as real runs on one seed share data order
+and initialisation. Late bloomers trail their parent for most of the run and end better.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from gitresearch.execute.base import Job
+from gitresearch.loop import Search
+from gitresearch.notes import ExperimentNote, Points
+from gitresearch.prune import SETTINGS, setting, should_stop, spread_at, value_at
+from gitresearch.store import Store
+from gitresearch.testing.curves import training_curve
+from tests.helpers.search import Harness, ScriptedProposer, constants, harness, knob_repo
+
+BASE_SEEDS = range(5)
+
+
+def reference(final: float = 1.0, config: object = "parent") -> list[Points]:
+    return [training_curve(final, s, config=config) for s in BASE_SEEDS]
+
+
+def first_stop(
+    child: Points,
+    parent: Points,
+    ref: list[Points],
+    *,
+    rule: str = "conservative",
+    seed: int = 0,
+    **kw: object,
+) -> float | None:
+    """Replay the run report by report, as the loop sees it; the step it is stopped at, or None."""
+    chosen = setting(rule)  # type: ignore[arg-type]
+    assert chosen is not None
+    for i in range(1, len(child) + 1):
+        stop = should_stop(
+            child[:i],
+            parent,
+            ref,
+            seed=seed,
+            direction="minimize",
+            rule=chosen,
+            **kw,  # type: ignore[arg-type]
+        )
+        if stop is not None:
+            return stop.evidence.step
+    return None
+
+
+def test_interpolation_and_spread() -> None:
+    curve = ((10.0, 2.0), (20.0, 1.0))
+    assert value_at(curve, 15.0) == pytest.approx(1.5)
+    assert value_at(curve, 10.0) == 2.0 and value_at(curve, 20.0) == 1.0
+    assert value_at(curve, 5.0) is None and value_at(curve, 25.0) is None
+    assert spread_at([curve], 15.0) is None  # one curve: no spread
+    assert spread_at([curve, ((10.0, 2.2), (20.0, 1.2))], 20.0) == pytest.approx(0.1414, abs=1e-3)
+
+
+def test_a_clear_loser_is_stopped_after_the_minimum_fraction_with_its_evidence() -> None:
+    parent = training_curve(1.0, 0, config="parent")
+    loser = training_curve(1.6, 0, config="loser", start=2.6)  # 0.6 worse at the end: 50 noise widths
+    chosen = setting("conservative")
+    assert chosen is not None
+    stopped_at = first_stop(loser, parent, reference())
+    assert stopped_at is not None and 150 <= stopped_at <= 200  # half the steps, then a second report
+    stop = should_stop(
+        tuple(p for p in loser if p[0] <= stopped_at),
+        parent,
+        reference(),
+        seed=0,
+        direction="minimize",
+        rule=chosen,
+    )
+    assert stop is not None
+    e = stop.evidence
+    assert (e.seed, e.step, e.last_step, e.setting) == (0, stopped_at, 300.0, "conservative")
+    assert e.value == pytest.approx(value_at(loser, stopped_at))
+    assert e.parent == pytest.approx(value_at(parent, stopped_at))
+    assert e.value - e.parent > e.bound > 0
+    assert "stopped early at step" in stop.describe("loss") and "not catching up" in stop.describe("loss")
+    # the aggressive setting stops it sooner: from a quarter of the steps, on one report
+    soon = first_stop(loser, parent, reference(), rule="aggressive")
+    assert soon is not None and 75 <= soon < stopped_at
+
+
+def test_never_before_the_minimum_fraction_and_prune_after_moves_it() -> None:
+    parent = training_curve(1.0, 0, config="parent")
+    loser = training_curve(3.0, 0, config="loser", start=4.0)
+    early = tuple(p for p in loser if p[0] < 150)
+    chosen = setting("conservative")
+    assert chosen is not None
+    assert should_stop(early, parent, reference(), seed=0, direction="minimize", rule=chosen) is None
+    later = setting("conservative", after=0.8)
+    assert later is not None and later.after == 0.8 and later.z == SETTINGS["conservative"].z
+    assert first_stop(loser, parent, reference(), rule="conservative") == 175.0
+    stopped = None
+    for i in range(1, len(loser) + 1):
+        s = should_stop(loser[:i], parent, reference(), seed=0, direction="minimize", rule=later)
+        if s is not None:
+            stopped = s.evidence.step
+            break
+    assert stopped is not None and stopped >= 240
+
+
+@pytest.mark.parametrize("rule", ["conservative", "aggressive"])
+def test_noise_alone_stops_nothing(rule: str) -> None:
+    """The same configuration on 40 seeds (only the configuration's own noise differs): none stopped."""
+    ref = reference()
+    for seed in range(40):
+        parent = training_curve(1.0, seed, config="parent")
+        same = training_curve(1.0, seed, config=("same", seed))
+        assert first_stop(same, parent, ref, rule=rule, seed=seed) is None, seed
+
+
+LATE = [(late, at) for late in (0.05, 0.1, 0.2, 0.4) for at in (0.0, 0.3, 0.5)] + [(0.05, 0.6), (0.05, 0.7)]
+
+
+@pytest.mark.parametrize(("late", "late_at"), LATE)
+def test_late_bloomers_survive_the_default(late: float, late_at: float) -> None:
+    """Changes that trail their parent by up to 0.4 (30 final-noise widths) until half the run,
+    or by as much as the parent still gains until 70% of it, then end better by 0.03: the
+    default setting lets every one finish, on every seed."""
+    ref = reference()
+    for seed in range(5):
+        parent = training_curve(1.0, seed, config="parent")
+        bloomer = training_curve(0.97, seed, config=("late", late, late_at), late=late, late_at=late_at)
+        assert bloomer[-1][1] < parent[-1][1]
+        assert first_stop(bloomer, parent, ref, seed=seed) is None, (late, late_at, seed)
+
+
+def test_the_documented_limit_a_late_step_decay() -> None:
+    """A run 0.4 behind until 60% of its steps, far more than its parent still gains, that
+    only then starts to catch up (a learning rate dropped in one step late in the run): the
+    default stops it at its second report after 60%, as docs/deciding.md says; `prune_after`
+    past the drop lets it finish."""
+    ref = reference()
+    parent = training_curve(1.0, 1, config="parent")
+    bloomer = training_curve(0.97, 1, config=("late", 0.4, 0.6), late=0.4, late_at=0.6)
+    assert first_stop(bloomer, parent, ref, seed=1) is not None
+    later = setting("conservative", after=0.8)
+    assert later is not None
+    assert all(
+        should_stop(bloomer[:i], parent, ref, seed=1, direction="minimize", rule=later) is None
+        for i in range(1, len(bloomer) + 1)
+    )
+
+
+def test_a_run_catching_up_fast_is_left_to_finish() -> None:
+    """Far behind at the half, but closing: by its last reports it would end level."""
+    parent = tuple((float(s), 1.0 + 1.0 / s) for s in range(25, 301, 25))
+    closing = tuple((s, v + 0.5 * (300 - s) / 150) for s, v in parent)  # 0.5 behind at 150, 0 at the end
+    ref = [tuple((s, v + d) for s, v in parent) for d in (0.0, 0.004, -0.004)]
+    assert first_stop(closing, parent, ref) is None
+    assert first_stop(closing, parent, ref, rule="aggressive") is None
+    stuck = tuple((s, v + 0.5) for s, v in parent)  # 0.5 behind, not closing
+    assert first_stop(stuck, parent, ref) == 175.0
+
+
+def test_maximize_is_the_mirror_image() -> None:
+    parent = training_curve(1.0, 0, config="parent")
+    worse = training_curve(1.6, 0, config="loser", start=2.6)
+    flip = lambda c: tuple((s, -v) for s, v in c)  # noqa: E731  (an accuracy instead of a loss)
+    chosen = setting("conservative")
+    assert chosen is not None
+    ref = [flip(c) for c in reference()]
+    stops = [
+        should_stop(flip(worse)[:i], flip(parent), ref, seed=0, direction="maximize", rule=chosen)
+        for i in range(1, 13)
+    ]
+    assert any(s is not None for s in stops)
+    better = [
+        should_stop(flip(parent)[:i], flip(worse), ref, seed=0, direction="maximize", rule=chosen)
+        for i in range(1, 13)
+    ]
+    assert all(s is None for s in better)  # the better one is never stopped against the worse
+
+
+def test_nothing_to_compare_stops_nothing() -> None:
+    parent = training_curve(1.0, 0)
+    loser = training_curve(3.0, 0, config="x", start=4.0)
+    chosen = setting("aggressive")
+    assert chosen is not None and setting("off") is None
+    kw = {"seed": 0, "direction": "minimize", "rule": chosen}
+    assert should_stop(loser, (), reference(), **kw) is None  # type: ignore[arg-type]
+    assert should_stop(loser, parent, reference()[:1], **kw) is None  # type: ignore[arg-type]
+    assert should_stop((), parent, reference(), **kw) is None  # type: ignore[arg-type]
+    beyond = tuple((s + 1000, v) for s, v in loser)  # steps past the parent's last: never compared
+    assert should_stop(beyond, parent, reference(), **kw) is None  # type: ignore[arg-type]
+
+
+def test_min_improvement_widens_the_bound() -> None:
+    parent = training_curve(1.0, 0, config="parent")
+    loser = training_curve(1.15, 0, config="loser", start=2.15)
+    assert first_stop(loser, parent, reference()) is not None
+    assert first_stop(loser, parent, reference(), min_improvement=0.5) is None
+
+
+# -- the loop ---------------------------------------------------------------------------------
+
+SECONDS = 1.5  # each fake run's length: the loop looks at the curves every half second at most
+
+
+def final_of(k: dict[str, float]) -> float:
+    """The quadratic of tests.helpers.search, where WIDTH 16 ends 0.2 better (late)."""
+    loss = (k["LR"] - 0.1) ** 2 * 100 + (k["MOMENTUM"] - 0.9) ** 2 * 10
+    return loss - (0.2 if k["WIDTH"] == 16 else 0.0)
+
+
+def curves(store: Store) -> Callable[[Job], Points]:
+    def curve(job: Job) -> Points:
+        k = constants(store, job.commit)
+        late = 0.3 if k["WIDTH"] == 16 else 0.0  # the late bloomer: far behind until 30% of the run
+        return training_curve(
+            final_of(k) + 1.0, job.seed, config=tuple(sorted(k.items())), late=late, late_at=0.3
+        )
+
+    return curve
+
+
+def final_value(store: Store) -> Callable[[Job], float]:
+    make = curves(store)
+    return lambda job: make(job)[-1][1]
+
+
+def run_three(tmp_path: Path, prune: str) -> tuple[Search, ScriptedProposer, Harness]:
+    repo = knob_repo(tmp_path / "r", experiments=2, jobs=2)
+    toml = (repo.root / "boundaries.toml").read_text().replace("[search]", f'[search]\nprune = "{prune}"')
+    repo.write("boundaries.toml", toml)
+    repo.commit("prune setting")
+    h = harness(repo, final_value, slots=2, seconds=SECONDS, curve=curves)
+    # a clear loser, and a late bloomer that ends better
+    proposer = ScriptedProposer([{"LR": "0.5"}, {"WIDTH": "16"}])
+    search = h.search("p", proposer)
+    search.start()
+    search.loop()
+    return search, proposer, h
+
+
+def test_the_loop_stops_a_clear_loser_and_lets_a_late_bloomer_win(tmp_path: Path) -> None:
+    search, proposer, h = run_three(tmp_path, "conservative")
+    loser, bloomer = search.experiments[1], search.experiments[2]
+    assert loser.status == "discarded" and loser.decision.pruned is not None
+    e = loser.decision.pruned
+    assert 150 <= e.step < 300 and e.last_step == 300 and e.value - e.parent > e.bound
+    assert loser.decision.reason.startswith("stopped early at step")
+    # its run: recorded as pruned with the curve so far, and shorter than a whole run
+    [m] = loser.measurements
+    assert m.status == "pruned" and m.reason == "pruned" and m.seconds < SECONDS * 0.95
+    assert m.curve and m.curve[-1][0] <= e.step + 50
+    # the late bloomer (0.3 behind until 30% of its run) ran to the end and won
+    assert bloomer.status == "accepted" and bloomer.decision.pruned is None
+    assert all(x.status == "ok" for x in bloomer.measurements)
+    # what git and the ledger hold agree, the curve and the evidence included
+    note = ExperimentNote.from_json(h.ws.store.read_note(loser.commit), commit=loser.commit)
+    row = h.ws.ledger.experiment("p", 1)
+    assert note is not None and row is not None
+    assert note.decision.pruned == row.decision.pruned == e
+    assert note.measurements[0].status == "pruned" and note.measurements[0].curve == m.curve
+    [ledger_m] = h.ws.ledger.measurements("p", 1)
+    assert ledger_m.status == "pruned" and ledger_m.curve == m.curve
+    base_note = h.ws.ledger.measurements("p", 0)
+    assert all(len(b.curve) == 12 for b in base_note)  # the base's curves are kept whole
+    # the proposer learns it as a loser by the gap it showed, flagged as stopped early
+    out = proposer.outcomes[0]
+    assert out.pruned and out.value is not None and out.delta == pytest.approx(e.value - e.parent)
+    assert any("#0001 stopped early" in line for line in h.events)
+
+
+def test_with_prune_off_every_run_goes_to_the_end(tmp_path: Path) -> None:
+    search, _, _ = run_three(tmp_path, "off")
+    loser = search.experiments[1]
+    assert loser.status == "discarded" and loser.decision.pruned is None
+    assert [m.status for m in loser.measurements] == ["ok"] and loser.measurements[
+        0
+    ].seconds >= SECONDS * 0.95
+    assert len(loser.measurements[0].curve) == 12
