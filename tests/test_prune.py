@@ -163,10 +163,14 @@ def test_a_run_catching_up_fast_is_left_to_finish() -> None:
     assert first_stop(stuck, parent, ref) == 175.0
 
 
+def flip(curve: Points) -> Points:
+    """An accuracy instead of a loss."""
+    return tuple((s, -v) for s, v in curve)
+
+
 def test_maximize_is_the_mirror_image() -> None:
     parent = training_curve(1.0, 0, config="parent")
     worse = training_curve(1.6, 0, config="loser", start=2.6)
-    flip = lambda c: tuple((s, -v) for s, v in c)  # noqa: E731  (an accuracy instead of a loss)
     chosen = setting("conservative")
     assert chosen is not None
     ref = [flip(c) for c in reference()]
