@@ -17,10 +17,14 @@ A run is stopped at step s only when all of these hold:
 3. it is further behind than `lead` times all the progress its parent still made after s
    (a parent that still drops 0.04 after s is no reason to stop a run 0.03 behind: a step
    decay of the learning rate late in the run can bring a worse-looking run level);
-4. it is not catching up: the gap, extended to the parent's last step at the fastest rate it
-   closed over the last `window` of the run, would still be beyond that bound; a change that
-   starts worse and ends better (a shorter warmup, a higher learning rate with decay) closes
-   its gap, and is left to finish;
+4. it is not catching up: the gap, carried to the end at the fastest rate it closed over
+   the last `window` of the run, would still be beyond that bound. The rate is measured
+   per unit of the parent's own progress (the parent's curve is the clock: a gap that
+   closed by 0.1 while the parent improved by 0.2 closes by half of what the parent still
+   gains), since gaps between training runs shrink as learning slows, not linearly in
+   steps; where the parent made no progress over the window, per step. A change that
+   starts worse and ends better (a shorter warmup, a higher learning rate with decay)
+   closes its gap, and is left to finish;
 5. (conservative) 2 to 4 held at each of its last `persist` reports, so one bad evaluation
    never stops a run.
 """
@@ -160,14 +164,20 @@ def _verdict(
     if gap <= bound:
         return None
     # catching up? the fastest the gap closed over the recent window, carried to the end
+    still = sign * (here - end)  # what the parent gains from here to its end
     start = step - rule.window * last
-    closing = 0.0
+    projected = gap
     for s, _ in curve:
-        if start <= s < step:
-            earlier = _gap(curve, parent, s, sign)
-            if earlier is not None:
-                closing = max(closing, (earlier - gap) / (step - s))
-    projected = gap - closing * (last - step)
+        if not start <= s < step:
+            continue
+        earlier, then = _gap(curve, parent, s, sign), value_at(parent, s)
+        if earlier is None or then is None or earlier <= gap:
+            continue
+        progress = sign * (then - here)  # the parent's own improvement from s to here
+        if progress > 1e-12:
+            projected = min(projected, gap - (earlier - gap) / progress * max(still, 0.0))
+        else:
+            projected = min(projected, gap - (earlier - gap) / (step - s) * (last - step))
     if projected <= bound:
         return None
     return bound

@@ -1,0 +1,314 @@
+"""Early stopping: experiments per hour with pruning on and off, and how often it was wrong.
+
+Three parts (`--part fake,late,demo`; the first two by default):
+
+- `fake`: the real search loop, store, ledger and sweep, with the scripted executor of the
+  tests (gitresearch.testing.fakeexec) running the `smooth` objective of objectives.py as a
+  training run of `--job` seconds that reports 12 intermediate values
+  (gitresearch.testing.curves). A learning rate above the best one, or a warmup below it,
+  is a late bloomer: it trails its parent for the first 30% (20%) of the run, then catches
+  up. Each setting searches for the same wall-clock time (`--wall`) from the same seeds;
+  the table gives experiments per hour (normalised to a one-hour run), the true regret of
+  the final incumbent, the accepted changes, the pruned experiments and the false prunes:
+  pruned experiments whose configuration is truly better than their parent's.
+- `late`: the rule alone over a family of known-good late bloomers (synthetic curves: a
+  handicap of 0.05 to 0.4 held until 0% to 70% of the run, ending 0.01 to 0.1 better), and
+  over the demo's own curves (bench/results/demo-curves.json: 14 changes, three seeds each,
+  recorded from bench/nanogpt), counting the improvements each setting stops.
+- `demo`: the bundled demo twice (`gitresearch start`, prune off and conservative), each
+  for `--demo-wall` of wall-clock time: experiments per hour, best val_loss, accepted.
+
+Run: `python bench/harness/pruning.py [--seeds 5] [--wall 40] [--job 1.0] [--part fake,late]`
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import re
+import shutil
+import sqlite3
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Mapping
+from pathlib import Path
+
+from gitresearch.cli.workspace import Overrides, open_workspace
+from gitresearch.execute.base import Curve, Job
+from gitresearch.loop import Search
+from gitresearch.notes import Points
+from gitresearch.propose.choose import make_proposer
+from gitresearch.prune import setting, should_stop
+from gitresearch.testing.curves import training_curve
+from gitresearch.testing.fakeexec import ScriptedExecutor
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from objectives import OBJECTIVES, Value, noisy
+
+ROOT = Path(__file__).resolve().parents[2]
+OBJECTIVE = OBJECTIVES["smooth"]
+
+CONFIG = """\
+[objective]
+command = "python bench.py"
+metric = "loss"
+sandbox = "off"
+
+[search]
+baseline_runs = 3
+seed = {seed}
+prune = "{prune}"
+
+[budget]
+experiments = 10000
+wall_clock = "{wall}s"
+gpus = "none"
+jobs = 2
+
+[[allow]]
+path = "bench.py"
+regions = {regions}
+"""
+
+
+def config_of(text: str) -> dict[str, Value]:
+    config = dict(OBJECTIVE.initial)
+    for line in text.splitlines():
+        name, sep, rest = line.partition(" = ")
+        if sep and name in config:
+            config[name] = eval(rest, {"__builtins__": {}}, {"True": True, "False": False})  # noqa: S307
+    return config
+
+
+def curve_for(config: Mapping[str, Value], seed: int) -> Curve:
+    """A training run of `config` on `seed`: ends at the noisy objective, 1.5 higher at first;
+    too high a learning rate trails for 30% of the run, too short a warmup for 20%."""
+    final = noisy(OBJECTIVE, config, seed)
+    lr, batch = float(config["LR"]), float(config["BATCH"])
+    best_lr = 3e-3 * math.sqrt(batch / 64)
+    late, late_at = 0.0, 0.0
+    if lr > best_lr:
+        late, late_at = 0.4 * math.log10(lr / best_lr), 0.3
+    if float(config["WARMUP"]) < 50:
+        late, late_at = late + 0.2 * math.log10(50 / float(config["WARMUP"])), max(late_at, 0.2)
+    key = tuple(sorted((k, str(v)) for k, v in config.items()))
+    return training_curve(final, seed, config=key, start=final + 1.5, late=late, late_at=late_at, noise=0.005)
+
+
+def fake_search(prune: str, seed: int, wall: float, job_seconds: float) -> dict[str, float]:
+    with tempfile.TemporaryDirectory() as tmp:
+        repo = Path(tmp)
+        lines = [f"{k} = {v!r}" for k, v in OBJECTIVE.initial.items()]
+        (repo / "bench.py").write_text("\n".join(lines) + "\nprint('loss: 1.0')\n")
+        regions = "[" + ", ".join(f'"{k}"' for k in OBJECTIVE.initial) + "]"
+        (repo / "boundaries.toml").write_text(CONFIG.format(seed=seed, prune=prune, wall=wall, regions=regions))
+        env = {**os.environ, "GIT_AUTHOR_NAME": "b", "GIT_AUTHOR_EMAIL": "b@b"}
+        env |= {"GIT_COMMITTER_NAME": "b", "GIT_COMMITTER_EMAIL": "b@b"}
+        for step in (["init", "-q"], ["add", "-A"], ["commit", "-qm", "bench"]):
+            subprocess.run(["git", *step], cwd=repo, env=env, check=True)
+        os.environ.update({k: env[k] for k in env if k.startswith("GIT_")})
+        ws = open_workspace(repo, None, Overrides())
+        configs: dict[str, dict[str, Value]] = {}
+
+        def config(job_or_commit: Job | str) -> dict[str, Value]:
+            commit = job_or_commit.commit if isinstance(job_or_commit, Job) else job_or_commit
+            if commit not in configs:
+                configs[commit] = config_of((ws.store.source(commit).read_bytes("bench.py") or b"").decode())
+            return configs[commit]
+
+        executor = ScriptedExecutor(
+            lambda job: curve_for(config(job), job.seed)[-1][1],
+            ws.store.state_dir / "fake-logs",
+            slots=2,
+            seconds=job_seconds,
+            curve=lambda job: curve_for(config(job), job.seed),
+        )
+        proposer = make_proposer(ws.config, ws.boundaries, ws.store.source(ws.store.head()), lambda _: None)
+        search = Search(
+            store=ws.store,
+            ledger=ws.ledger,
+            boundaries=ws.boundaries,
+            executor=executor,
+            proposer=proposer,
+            run="p",
+            config=ws.config,
+        )
+        started = time.monotonic()
+        search.start()
+        search.loop()
+        seconds = time.monotonic() - started
+        proposer.close()
+        true = OBJECTIVE.f
+        exps = list(search.experiments.values())
+        pruned = [e for e in exps if e.decision.pruned is not None and e.status == "discarded"]
+        false = [e for e in pruned if true(config(e.commit)) < true(config(e.parent))]
+        done = [e for e in exps if e.status in ("accepted", "discarded", "failed")]
+        return {
+            "per_hour": len(done) / seconds * 3600,
+            "regret": true(config(search.incumbent)) - true(OBJECTIVE.best),
+            "accepted": sum(e.status == "accepted" for e in exps),
+            "pruned": len(pruned),
+            "false": len(false),
+            "done": len(done),
+        }
+
+
+def part_fake(seeds: int, wall: float, job: float, settings: list[str]) -> None:
+    print(f"## fake executor: `smooth` objective, {job:g} s per run, {wall:g} s of wall clock, 2 slots")
+    print("(experiments/hour as if a run took one hour's share: the ratios are what matter)\n")
+    print("| setting | experiments/hour (median) | final regret (median) | accepted | pruned | false prunes |")
+    print("|---|---|---|---|---|---|")
+    rows: dict[str, list[dict[str, float]]] = {}
+    for prune in settings:
+        rows[prune] = [fake_search(prune, seed, wall, job) for seed in range(seeds)]
+        r = rows[prune]
+        med = lambda k: statistics.median(x[k] for x in r)  # noqa: E731
+        print(
+            f"| {prune} | {med('per_hour'):.0f} | {med('regret'):.4f} | "
+            f"{sum(x['accepted'] for x in r):.0f} | {sum(x['pruned'] for x in r):.0f} of "
+            f"{sum(x['done'] for x in r):.0f} | {sum(x['false'] for x in r):.0f} |",
+            flush=True,
+        )
+    if "off" in rows:
+        base = statistics.median(x["per_hour"] for x in rows["off"])
+        for prune in settings:
+            if prune != "off":
+                ratio = statistics.median(x["per_hour"] for x in rows[prune]) / base
+                print(f"\n{prune}: {ratio:.2f}x the experiments per hour of prune = off")
+
+
+def replay(child: Points, parent: Points, reference: list[Points], seed: int, rule: str) -> float | None:
+    chosen = setting(rule)  # type: ignore[arg-type]
+    assert chosen is not None
+    for i in range(1, len(child) + 1):
+        stop = should_stop(
+            child[:i], parent, reference, seed=seed, direction="minimize", rule=chosen, final_noise=0.006
+        )
+        if stop is not None:
+            return stop.evidence.step
+    return None
+
+
+def part_late() -> None:
+    print("## known-good late bloomers: how many each setting stops\n")
+    family = []
+    for late in (0.05, 0.1, 0.2, 0.4):
+        for at in (0.0, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7):
+            for gain in (0.01, 0.03, 0.1):
+                family.append((late, at, gain))
+    ref = [training_curve(1.0, s, config="parent") for s in range(5)]
+    print(
+        "| setting | synthetic, handicap held to at most half the run: stopped | held past half: stopped "
+        "| demo changes that end better: stopped |"
+    )
+    print("|---|---|---|---|")
+    demo = json.loads((ROOT / "bench" / "results" / "demo-curves.json").read_text())
+    by: dict[str, dict[int, tuple[Points, float]]] = {}
+    for name, seed, curve, final in demo:
+        by.setdefault(name, {})[seed] = (tuple((float(s), float(v)) for s, v in curve), final)
+    for rule in ("conservative", "aggressive"):
+        stopped = {False: 0, True: 0}
+        tried = {False: 0, True: 0}
+        for late, at, gain in family:
+            for seed in range(5):
+                parent = training_curve(1.0, seed, config="parent")
+                child = training_curve(1.0 - gain, seed, config=(late, at, gain), late=late, late_at=at)
+                if child[-1][1] >= parent[-1][1]:
+                    continue  # the noise ate the gain on this seed: not a known-good change here
+                tried[at > 0.5] += 1
+                stopped[at > 0.5] += replay(child, parent, ref, seed, rule) is not None
+        good = wrong = 0
+        for name, runs in by.items():
+            parent_name = "B" if name.startswith("B") else "I"
+            if name == parent_name:
+                continue
+            reference = [c for c, _ in by[parent_name].values()]
+            for seed, (curve, final) in runs.items():
+                parent_curve, parent_final = by[parent_name][seed]
+                if final < parent_final:
+                    good += 1
+                    wrong += replay(curve, parent_curve, reference, seed, rule) is not None
+        print(
+            f"| {rule} | {stopped[False]} of {tried[False]} | {stopped[True]} of {tried[True]} | "
+            f"{wrong} of {good} |"
+        )
+    print(
+        "\n(synthetic: handicap 0.05-0.4 held until 0-70% of the run, then fading; final 0.01-0.1 better;"
+        " 5 seeds; a seed where the noise ate the gain is not counted)"
+    )
+
+
+def part_demo(wall: str) -> None:
+    print(f"\n## the demo, {wall} of wall clock each (`gitresearch start`, bench/nanogpt)\n")
+    print("| prune | experiments | per hour | pruned | accepted | best val_loss |")
+    print("|---|---|---|---|---|---|")
+    for prune in ("off", "conservative"):
+        with tempfile.TemporaryDirectory() as tmp:
+            clone = Path(tmp) / "repo"
+            subprocess.run(["git", "clone", "-q", str(ROOT), str(clone)], check=True)
+            toml = (clone / "boundaries.toml").read_text()
+            toml = re.sub(r"^experiments = .*$", "experiments = 1000", toml, flags=re.M)
+            toml = re.sub(r"^wall_clock = .*$", f'wall_clock = "{wall}"', toml, flags=re.M)
+            toml = toml.replace("[search]\n", f'[search]\nprune = "{prune}"\n', 1)
+            (clone / "boundaries.toml").write_text(toml)
+            env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+            subprocess.run(["git", "commit", "-qam", f"prune {prune}"], cwd=clone, env=env, check=True)
+            started = time.monotonic()
+            done = subprocess.run(
+                [sys.executable, "-m", "gitresearch", "start", "--name", "d", "--no-finalize"],
+                cwd=clone,
+                env=env,
+                capture_output=True,
+                text=True,
+            )
+            seconds = time.monotonic() - started
+            if done.returncode != 0:
+                raise SystemExit(f"gitresearch start failed:\n{done.stderr[-3000:]}")
+            db = sqlite3.connect(clone / ".git" / "gitresearch" / "ledger.sqlite")
+            rows = db.execute("SELECT status, decision FROM experiments WHERE run='d'").fetchall()
+            finished = [r for r in rows if r[0] in ("accepted", "discarded", "failed")]
+            pruned = sum("pruned" in json.loads(r[1] or "{}") for r in finished)
+            accepted = sum(r[0] == "accepted" for r in finished)
+            best = db.execute("SELECT best, base FROM runs WHERE name='d'").fetchone()
+            means = [
+                json.loads(m)["val_loss"]
+                for (m,) in db.execute(
+                    "SELECT m.metrics FROM measurements m JOIN experiments e ON e.run=m.run AND e.number=m.number "
+                    "WHERE m.run='d' AND e.commit_sha=? AND m.status='ok'",
+                    (best[0],),
+                )
+            ] if best[0] else []
+            shown = f"{statistics.mean(means):.4f}" if means else "(the base)"
+            print(
+                f"| {prune} | {len(finished)} | {len(finished) / seconds * 3600:.0f} | {pruned} | "
+                f"{accepted} | {shown} |",
+                flush=True,
+            )
+            shutil.rmtree(clone, ignore_errors=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--part", default="fake,late")
+    parser.add_argument("--seeds", type=int, default=5)
+    parser.add_argument("--wall", type=float, default=40.0, help="seconds of search per setting and seed")
+    parser.add_argument("--job", type=float, default=1.0, help="seconds per fake benchmark run")
+    parser.add_argument("--settings", default="off,conservative,aggressive")
+    parser.add_argument("--demo-wall", default="8m")
+    args = parser.parse_args()
+    parts = args.part.split(",")
+    if "fake" in parts:
+        part_fake(args.seeds, args.wall, args.job, args.settings.split(","))
+    if "late" in parts:
+        part_late()
+    if "demo" in parts:
+        part_demo(args.demo_wall)
+
+
+if __name__ == "__main__":
+    main()
