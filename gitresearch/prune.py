@@ -22,7 +22,8 @@ A run is stopped at step s only when all of these hold:
    per unit of the parent's own progress (the parent's curve is the clock: a gap that
    closed by 0.1 while the parent improved by 0.2 closes by half of what the parent still
    gains), since gaps between training runs shrink as learning slows, not linearly in
-   steps; where the parent made no progress over the window, per step. A change that
+   steps; and per step at the rate it closed since its previous report, carried to the
+   end (a gap closing steadily while the parent has levelled off). A change that
    starts worse and ends better (a shorter warmup, a higher learning rate with decay)
    closes its gap, and is left to finish;
 5. (conservative) 2 to 4 held at each of its last `persist` reports, so one bad evaluation
@@ -176,8 +177,13 @@ def _verdict(
         progress = sign * (then - here)  # the parent's own improvement from s to here
         if progress > 1e-12:
             projected = min(projected, gap - (earlier - gap) / progress * max(still, 0.0))
-        else:
-            projected = min(projected, gap - (earlier - gap) / (step - s) * (last - step))
+    # and per step, at the rate it closed since its previous report (a gap that closes
+    # steadily while the parent has levelled off: a late decay of the learning rate)
+    before = [s for s, _ in curve if s < step]
+    if before:
+        earlier = _gap(curve, parent, before[-1], sign)
+        if earlier is not None and earlier > gap:
+            projected = min(projected, gap - (earlier - gap) / (step - before[-1]) * (last - step))
     if projected <= bound:
         return None
     return bound

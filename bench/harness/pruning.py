@@ -24,6 +24,7 @@ Run: `python bench/harness/pruning.py [--seeds 5] [--wall 40] [--job 1.0] [--par
 from __future__ import annotations
 
 import argparse
+import ast
 import json
 import math
 import os
@@ -81,7 +82,7 @@ def config_of(text: str) -> dict[str, Value]:
     for line in text.splitlines():
         name, sep, rest = line.partition(" = ")
         if sep and name in config:
-            config[name] = eval(rest, {"__builtins__": {}}, {"True": True, "False": False})  # noqa: S307
+            config[name] = ast.literal_eval(rest)
     return config
 
 
@@ -106,7 +107,9 @@ def fake_search(prune: str, seed: int, wall: float, job_seconds: float) -> dict[
         lines = [f"{k} = {v!r}" for k, v in OBJECTIVE.initial.items()]
         (repo / "bench.py").write_text("\n".join(lines) + "\nprint('loss: 1.0')\n")
         regions = "[" + ", ".join(f'"{k}"' for k in OBJECTIVE.initial) + "]"
-        (repo / "boundaries.toml").write_text(CONFIG.format(seed=seed, prune=prune, wall=wall, regions=regions))
+        (repo / "boundaries.toml").write_text(
+            CONFIG.format(seed=seed, prune=prune, wall=wall, regions=regions)
+        )
         env = {**os.environ, "GIT_AUTHOR_NAME": "b", "GIT_AUTHOR_EMAIL": "b@b"}
         env |= {"GIT_COMMITTER_NAME": "b", "GIT_COMMITTER_EMAIL": "b@b"}
         for step in (["init", "-q"], ["add", "-A"], ["commit", "-qm", "bench"]):
@@ -161,13 +164,18 @@ def fake_search(prune: str, seed: int, wall: float, job_seconds: float) -> dict[
 def part_fake(seeds: int, wall: float, job: float, settings: list[str]) -> None:
     print(f"## fake executor: `smooth` objective, {job:g} s per run, {wall:g} s of wall clock, 2 slots")
     print("(experiments/hour as if a run took one hour's share: the ratios are what matter)\n")
-    print("| setting | experiments/hour (median) | final regret (median) | accepted | pruned | false prunes |")
+    print(
+        "| setting | experiments/hour (median) | final regret (median) | accepted | pruned | false prunes |"
+    )
     print("|---|---|---|---|---|---|")
     rows: dict[str, list[dict[str, float]]] = {}
     for prune in settings:
         rows[prune] = [fake_search(prune, seed, wall, job) for seed in range(seeds)]
         r = rows[prune]
-        med = lambda k: statistics.median(x[k] for x in r)  # noqa: E731
+
+        def med(key: str, r: list[dict[str, float]] = r) -> float:
+            return statistics.median(x[key] for x in r)
+
         print(
             f"| {prune} | {med('per_hour'):.0f} | {med('regret'):.4f} | "
             f"{sum(x['accepted'] for x in r):.0f} | {sum(x['pruned'] for x in r):.0f} of "
@@ -275,14 +283,18 @@ def part_demo(wall: str) -> None:
             pruned = sum("pruned" in json.loads(r[1] or "{}") for r in finished)
             accepted = sum(r[0] == "accepted" for r in finished)
             best = db.execute("SELECT best, base FROM runs WHERE name='d'").fetchone()
-            means = [
-                json.loads(m)["val_loss"]
-                for (m,) in db.execute(
-                    "SELECT m.metrics FROM measurements m JOIN experiments e ON e.run=m.run AND e.number=m.number "
-                    "WHERE m.run='d' AND e.commit_sha=? AND m.status='ok'",
-                    (best[0],),
-                )
-            ] if best[0] else []
+            means = (
+                [
+                    json.loads(m)["val_loss"]
+                    for (m,) in db.execute(
+                        "SELECT m.metrics FROM measurements m JOIN experiments e ON e.run=m.run AND e.number=m.number "
+                        "WHERE m.run='d' AND e.commit_sha=? AND m.status='ok'",
+                        (best[0],),
+                    )
+                ]
+                if best[0]
+                else []
+            )
             shown = f"{statistics.mean(means):.4f}" if means else "(the base)"
             print(
                 f"| {prune} | {len(finished)} | {len(finished) / seconds * 3600:.0f} | {pruned} | "
@@ -293,7 +305,9 @@ def part_demo(wall: str) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--part", default="fake,late")
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--wall", type=float, default=40.0, help="seconds of search per setting and seed")
