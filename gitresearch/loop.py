@@ -221,6 +221,7 @@ class Search:
             "confirm_runs": c.search.confirm_runs,
             "budget_experiments": c.budget.experiments,
             "wall_clock": c.budget.wall_clock,
+            "prune": c.search.prune,
             **({"tradeoffs": [list(t) for t in c.objective.tradeoffs]} if c.objective.tradeoffs else {}),
             **self.extra_meta,
         }

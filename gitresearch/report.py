@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import statistics
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -40,6 +41,7 @@ def render_markdown(d: RunSummary) -> str:
     out += [
         f"Experiments: {len(d.measured)} measured ({tally}); {d.rejected} proposal(s) rejected by the boundaries.",
     ]
+    out += _early_stopping(d)
     if d.llm and "agent_runs" in d.llm:
         u = d.llm
         cost = f", ${float(u.get('usd', 0)):.4f} reported" if u.get("usd") else ""
@@ -153,6 +155,22 @@ def render_tsv(d: RunSummary) -> str:
     return buf.getvalue()
 
 
+def _early_stopping(d: RunSummary) -> list[str]:
+    """One line: how many runs were stopped early, where, and the benchmark time it saved."""
+    stopped = d.stopped_early
+    if not stopped:
+        return []
+    share = statistics.mean(step / last for step, last in (e.stopped_at or (0, 1) for e in stopped) if last)
+    line = (
+        f'Early stopping (`prune = "{d.prune or "?"}"`): {len(stopped)} of {len(d.measured)} experiment(s) '
+        f"stopped as clearly losing, on average at {share:.0%} of their parent's steps"
+    )
+    if d.base_seconds:
+        saved = sum(max(0.0, d.base_seconds - e.seconds) for e in stopped)
+        line += f"; about {saved:.0f} s of benchmark time saved (a whole run: the base's median {d.base_seconds:.1f} s)"
+    return [line + "."]
+
+
 def status_counts(d: RunSummary) -> dict[str, int]:
     counts: dict[str, int] = {}
     for e in d.measured:
@@ -212,6 +230,8 @@ def render_json(d: RunSummary) -> str:
         "experiments": experiments,
         "rejected": d.rejected,
         "llm": d.llm,
+        "prune": d.prune,
+        "stopped_early": [e.number for e in d.stopped_early],
         **({"tradeoffs": d.tradeoffs, "pareto_front": d.front()} if d.tradeoffs else {}),
     }
     return json.dumps(doc, indent=2, default=str)

@@ -11,6 +11,7 @@ to load again.
 
 from __future__ import annotations
 
+import statistics
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -49,6 +50,7 @@ class ExperimentSummary:
     rank: int | None = None  # by mean, best first, among those measured and not failed
     recorded: dict[str, float] = field(default_factory=dict)  # means of the trade-off metrics
     on_front: bool = False  # on the Pareto front of the objective and the trade-offs
+    stopped_at: tuple[float, float] | None = None  # stopped early: (step, its parent's last step)
 
     @property
     def measured(self) -> bool:
@@ -100,6 +102,12 @@ class RunSummary:
         default_factory=list
     )  # (metric, direction) besides the objective
     base_recorded: dict[str, float] = field(default_factory=dict)
+    prune: str = ""  # the early-stopping setting the run used ("" before it existed)
+    base_seconds: float | None = None  # the median length of the base's runs: a whole run
+
+    @property
+    def stopped_early(self) -> list[ExperimentSummary]:
+        return [e for e in self.experiments if e.stopped_at is not None]
 
     def front(self) -> list[int]:
         """The non-dominated experiments on the objective and the trade-offs (0: the base),
@@ -185,6 +193,8 @@ def load_run(store: Store, ledger: Ledger, run: str) -> RunSummary:
         sandbox=str(row.meta.get("sandbox", "")),
         llm=_llm_usage(store, refs.base, run),
         tradeoffs=[(str(m), str(d)) for m, d in row.meta.get("tradeoffs", [])],
+        prune=str(row.meta.get("prune", "")),
+        base_seconds=_median([m.seconds for m in by_number.get(0, []) if m.status == "ok" and m.seconds]),
     )
     for name, _ in summary.tradeoffs:
         base_metric = values(by_number.get(0, []), name, ("baseline",))
@@ -211,6 +221,11 @@ def load_run(store: Store, ledger: Ledger, run: str) -> RunSummary:
                 parent=exp.parent,
                 finished=exp.updated,
                 recorded={name: mean(vs) for name, _ in summary.tradeoffs if (vs := values(ms, name))},
+                stopped_at=(
+                    (exp.decision.pruned.step, exp.decision.pruned.last_step)
+                    if exp.decision.pruned is not None and exp.status == "discarded"
+                    else None
+                ),
             )
         )
         if exp.commit is not None and exp.commit == refs.best:
@@ -240,6 +255,10 @@ def load_run(store: Store, ledger: Ledger, run: str) -> RunSummary:
             replace(c, gain=_gain(sign, c.delta)) for c in _candidates(store, refs.base, refs.candidates)
         ]
     return summary
+
+
+def _median(xs: list[float]) -> float | None:
+    return statistics.median(xs) if xs else None
 
 
 def _gain(sign: float, delta: float | None) -> float | None:
@@ -297,6 +316,16 @@ class MeasurementLine:
     detail: str | None
     slot: str | None
     log_path: str | None
+    curve: tuple[tuple[float, float], ...] = ()
+
+
+@dataclass(frozen=True, kw_only=True)
+class CurveLine:
+    """One run's curve of intermediate values, for the detail's chart."""
+
+    label: str  # "#0007 s0 (pruned)", "parent s0"
+    own: bool  # this experiment's run (else its parent's, on the same seed)
+    points: tuple[tuple[float, float], ...]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -309,6 +338,7 @@ class Detail:
     violations: list[dict[str, Any]]
     rationale: str
     log: str  # the logs of its runs, newest last, each with a header
+    curves: list[CurveLine] = field(default_factory=list)  # its runs' curves and its parent's, same seeds
 
 
 def detail(store: Store, ledger: Ledger, summary: RunSummary, number: int) -> Detail:
@@ -341,14 +371,39 @@ def detail(store: Store, ledger: Ledger, summary: RunSummary, number: int) -> De
                 detail=m.detail,
                 slot=m.slot,
                 log_path=m.log_path,
+                curve=m.curve,
             )
             for m in ms
         ],
+        curves=_curves(ledger, summary, exp, ms),
         decision=row.decision.to_json() if row else {},
         violations=list(row.violations or []) if row else [],
         rationale=row.rationale if row else "",
         log="\n".join(logs) if logs else "(no runs)",
     )
+
+
+def _curves(
+    ledger: Ledger, summary: RunSummary, exp: ExperimentSummary, ms: list[MeasurementRow]
+) -> list[CurveLine]:
+    """The experiment's curves, then its parent's on the same seeds (the pairs a stop compared)."""
+    own = [
+        CurveLine(label=f"#{exp.number:04d} s{m.seed} ({m.status})", own=True, points=m.curve)
+        for m in ms
+        if m.curve
+    ]
+    if not own:
+        return []
+    if exp.parent is None or exp.number == 0:
+        return own
+    parent_number = next((e.number for e in summary.experiments if e.commit == exp.parent), 0)
+    seeds = {m.seed for m in ms if m.curve}
+    theirs = [
+        CurveLine(label=f"parent s{m.seed}", own=False, points=m.curve)
+        for m in ledger.measurements(summary.run, parent_number)
+        if m.curve and m.seed in seeds and m.status == "ok" and m.purpose in ("baseline", "measure")
+    ]
+    return own + theirs
 
 
 def fingerprint(ledger: Ledger, run: str) -> tuple[Any, ...]:

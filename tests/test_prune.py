@@ -7,6 +7,7 @@ and initialisation. Late bloomers trail their parent for most of the run and end
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from pathlib import Path
 
@@ -16,8 +17,12 @@ from gitresearch.execute.base import Job
 from gitresearch.loop import Search
 from gitresearch.notes import ExperimentNote, Points
 from gitresearch.prune import SETTINGS, setting, should_stop, spread_at, value_at
+from gitresearch.runview import detail, load_run
 from gitresearch.store import Store
 from gitresearch.testing.curves import training_curve
+from gitresearch.tui.chart import curve_chart
+from tests.helpers.repos import make_repo
+from tests.helpers.runs import ledger_of
 from tests.helpers.search import Harness, ScriptedProposer, constants, harness, knob_repo
 
 BASE_SEEDS = range(5)
@@ -285,3 +290,89 @@ def test_with_prune_off_every_run_goes_to_the_end(tmp_path: Path) -> None:
         0
     ].seconds >= SECONDS * 0.95
     assert len(loser.measurements[0].curve) == 12
+
+
+# -- end to end: `gitresearch start` on a benchmark that reports its curve ----------------------
+
+CURVED = """\
+import math, os, random, time
+LR = 0.1  # best at 0.1
+seed = int(os.environ["GITRESEARCH_SEED"])
+rng = random.Random(seed)
+final = (math.log10(LR) + 1) ** 2 * 2 + rng.gauss(0, 0.01)
+for step in range(10, 101, 10):
+    x = step / 100
+    print(f"step: {step}")
+    print(f"loss: {final + 2 * (1 - x) ** 2 + rng.gauss(0, 0.005):.5f}", flush=True)
+    time.sleep(0.15)
+"""
+
+CURVED_CONFIG = """\
+[objective]
+command = "python bench.py"
+metric = "loss"
+timeout = "30s"
+
+[search]
+baseline_runs = 3
+confirm_runs = 2
+
+[budget]
+experiments = 4
+gpus = "none"
+jobs = 2
+
+[[allow]]
+path = "bench.py"
+regions = ["LR"]
+"""
+
+
+def test_start_stops_losers_early_and_every_reader_shows_it(tmp_path: Path) -> None:
+    """From the optimum every sweep move loses (a learning rate 3x off costs 0.9): the runs are
+    stopped after half of their steps, the notes hold the curves and the evidence, and the
+    report, its JSON and the review's detail show them."""
+    repo = make_repo(tmp_path / "r", {"bench.py": CURVED, "boundaries.toml": CURVED_CONFIG})
+    done = repo.gitresearch("start", "--name", "c")
+    assert done.returncode == 0, done.stderr
+    assert "stopped early at step" in done.stderr + done.stdout
+    store = Store(repo.root)
+    ledger = ledger_of(repo)  # rebuilt from git alone: the curves and the evidence live in the notes
+    view = load_run(store, ledger, "c")
+    stopped = view.stopped_early
+    assert stopped, [(e.number, e.status, e.reason) for e in view.experiments]
+    for e in stopped:
+        assert e.status == "discarded" and e.stopped_at is not None
+        step, last = e.stopped_at
+        assert 50 <= step < last == 100
+        [m] = [m for m in ledger.measurements("c", e.number) if m.purpose == "measure"]
+        assert m.status == "pruned" and m.curve and m.curve[-1][0] <= step + 10
+        assert m.seconds < 1.5  # ten reports 0.15 s apart: stopped well before its end
+    base_runs = ledger.measurements("c", 0)
+    assert all(len(m.curve) == 10 and m.curve[0] == (10.0, m.curve[0][1]) for m in base_runs)
+    # the report: the line, the reason in the table; the JSON
+    report = repo.gitresearch("report", "c")
+    assert report.returncode == 0
+    assert f'Early stopping (`prune = "conservative"`): {len(stopped)} of' in report.stdout
+    assert "stopped early at step" in report.stdout
+    doc = json.loads(repo.gitresearch("report", "c", "--format", "json").stdout)
+    assert doc["prune"] == "conservative" and doc["stopped_early"] == [e.number for e in stopped]
+    # the review's detail: the curves of the run and of its parent on the same seed, drawn
+    info = detail(store, ledger, view, stopped[0].number)
+    own = [c for c in info.curves if c.own]
+    parents = [c for c in info.curves if not c.own]
+    assert own and parents and own[0].label.endswith("(pruned)") and parents[0].label == "parent s0"
+    drawn = "\n".join(curve_chart(info.curves, 60, 10, "loss"))
+    assert "•" in drawn and "·" in drawn and "step 10" in drawn and "parent s0" in drawn
+    assert info.decision["pruned"]["setting"] == "conservative"
+
+
+def test_a_benchmark_without_a_curve_is_never_stopped(tmp_path: Path) -> None:
+    flat = CURVED.replace('    print(f"step: {step}")\n', "").replace('print(f"loss:', 'print(f"progress:')
+    flat += 'print(f"loss: {final:.5f}")\n'
+    repo = make_repo(tmp_path / "r", {"bench.py": flat, "boundaries.toml": CURVED_CONFIG})
+    done = repo.gitresearch("start", "--name", "f", "--experiments", "2")
+    assert done.returncode == 0, done.stderr
+    view = load_run(Store(repo.root), ledger_of(repo), "f")
+    assert view.measured and not view.stopped_early
+    assert all(not m.curve for m in ledger_of(repo).measurements("f"))

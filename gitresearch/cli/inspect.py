@@ -115,6 +115,25 @@ def check(
         sys.exit(1)
 
 
+def _prune_after(cfg: Config) -> float | None:
+    from gitresearch.prune import setting
+
+    chosen = setting(cfg.search.prune, cfg.search.prune_after)
+    return chosen.after if chosen is not None else None
+
+
+def _prune_line(cfg: Config) -> str:
+    """What [search] prune does, in one line."""
+    after = _prune_after(cfg)
+    if after is None:
+        return 'off ([search] prune = "off"): every measurement runs to its end'
+    return (
+        f"{cfg.search.prune}: a measurement run whose `step:` curve of {cfg.objective.metric} is clearly "
+        f"worse than its parent's on the same seed is stopped, never before {after:.0%} of its steps "
+        "(a benchmark that reports no curve always runs to its end)"
+    )
+
+
 def _agent_facts(cfg: Config) -> dict[str, Any] | None:
     """The [agent] as `check` shows it: a command and whether its program is installed, or a model."""
     from gitresearch.propose.command import find_program, program_of
@@ -188,6 +207,7 @@ def _print_boundaries(boundaries: Boundaries, source: FileSource, as_json: bool)
                         "network": cfg.objective.network,
                     },
                     "agent": _agent_facts(cfg),
+                    "prune": {"setting": cfg.search.prune, "after": _prune_after(cfg)},
                     "search_space": [
                         {
                             "path": k.path,
@@ -231,6 +251,7 @@ def _print_boundaries(boundaries: Boundaries, source: FileSource, as_json: bool)
         click.echo(
             f"tradeoffs:  {', '.join(f'{m} ({d})' for m, d in obj.tradeoffs)} (the report's Pareto front)"
         )
+    click.echo(f"early stop: {_prune_line(cfg)}")
     if cfg.objective.sandbox == "off":
         click.echo('sandbox:    off ([objective] sandbox = "off"): benchmarks run with your full user rights')
     else:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import itertools
 import math
+from collections.abc import Sequence
 
-from gitresearch.runview import RunSummary
+from gitresearch.runview import CurveLine, RunSummary
 
 
 def chart(view: RunSummary, width: int, height: int) -> list[str]:
@@ -65,3 +67,52 @@ def chart(view: RunSummary, width: int, height: int) -> list[str]:
     ticks = f"#{first}".ljust(plot_w - len(f"#{last}")) + f"#{last}"
     lines += [axis, " " * (label_w + 1) + ticks]
     return lines
+
+
+def curve_chart(lines: Sequence[CurveLine], width: int, height: int, metric: str = "") -> list[str]:
+    """An experiment's curves of intermediate values (•, joined by ─ between reports) over its
+    parent's on the same seeds (·): value against step, with the legend."""
+    drawn = [line for line in lines if line.points]
+    if not drawn:
+        return ["(no curve: the benchmark reports no intermediate values; see docs/deciding.md)"]
+    width, height = max(24, width), max(5, height)
+    steps = [s for line in drawn for s, _ in line.points]
+    values = [v for line in drawn for _, v in line.points if math.isfinite(v)]
+    if not values:
+        return ["(no finite value in the curves)"]
+    lo, hi = min(values), max(values)
+    if hi == lo:
+        hi = lo + 1.0
+    first, last = min(steps), max(steps)
+    label_w = max(len(f"{lo:.4g}"), len(f"{hi:.4g}")) + 1
+    plot_w = width - label_w - 1
+    grid = [[" "] * plot_w for _ in range(height)]
+
+    def cell(step: float, value: float) -> tuple[int, int]:
+        x = 0 if last == first else round((step - first) / (last - first) * (plot_w - 1))
+        y = height - 1 - round((value - lo) / (hi - lo) * (height - 1))
+        return x, y
+
+    for own in (False, True):  # the parent's first, so the experiment's are drawn over them
+        for line in drawn:
+            if line.own != own:
+                continue
+            glyph = "•" if own else "·"
+            points = [cell(s, v) for s, v in line.points if math.isfinite(v)]
+            for (x0, y0), (x1, _) in itertools.pairwise(points):
+                for x in range(x0 + 1, x1):
+                    if grid[y0][x] == " ":
+                        grid[y0][x] = "─" if own else " "
+            for x, y in points:
+                if own or grid[y][x] == " ":
+                    grid[y][x] = glyph
+    out = []
+    for k, cells in enumerate(grid):
+        label = f"{hi:.4g}" if k == 0 else (f"{lo:.4g}" if k == height - 1 else "")
+        out.append(label.rjust(label_w) + "│" + "".join(cells))
+    ticks = f"step {first:g}".ljust(plot_w - len(f"{last:g}")) + f"{last:g}"
+    out += [" " * label_w + "└" + "─" * plot_w, " " * (label_w + 1) + ticks]
+    own_labels = ", ".join(line.label for line in drawn if line.own)
+    parents = ", ".join(line.label for line in drawn if not line.own)
+    out.append(f"• {metric + ' ' if metric else ''}{own_labels}" + (f"   · {parents}" if parents else ""))
+    return out

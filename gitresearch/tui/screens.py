@@ -17,7 +17,7 @@ from textual.widgets import Footer, Static, TabbedContent, TabPane
 
 from gitresearch.pick import Target
 from gitresearch.runview import Detail, RunSummary
-from gitresearch.tui.chart import chart
+from gitresearch.tui.chart import chart, curve_chart
 from gitresearch.tui.style import STATUS_STYLE, num
 
 
@@ -27,6 +27,7 @@ class DetailScreen(Screen[None]):
         Binding("d", "tab('diff')", "diff"),
         Binding("e", "tab('evidence')", "evidence"),
         Binding("l", "tab('log')", "log"),
+        Binding("c", "tab('curve')", "curve"),
         Binding("y", "app.copy_commit", "copy commit"),
         Binding("m", "app.mark", "mark"),
         Binding("p", "app.pick", "cherry-pick"),
@@ -52,6 +53,8 @@ class DetailScreen(Screen[None]):
                 yield Static(Syntax(diff, "diff", theme="ansi_dark", word_wrap=False), id="diff-text")
             with TabPane("Evidence", id="evidence"), VerticalScroll():
                 yield Static(self._evidence(), id="evidence-text")
+            with TabPane("Curve", id="curve"), VerticalScroll():
+                yield Static(self._curve(), id="curve-text")
             with TabPane("Log", id="log"), VerticalScroll():
                 yield Static(Text(self.info.log), id="log-text")
         yield Footer()
@@ -90,6 +93,13 @@ class DetailScreen(Screen[None]):
                     )
             if d.get("noise") is not None:
                 lines.append(f"seed noise σ {num(d.get('noise'))}\n")
+            pruned = d.get("pruned")
+            if isinstance(pruned, dict):
+                lines.append(
+                    f"stopped early: step {num(pruned.get('step'))} of {num(pruned.get('last_step'))}, seed "
+                    f"{pruned.get('seed')}: {num(pruned.get('value'))} vs parent {num(pruned.get('parent'))}, "
+                    f"bound {num(pruned.get('bound'))} ({pruned.get('setting')}); the Curve tab (c) shows it\n"
+                )
         if info.violations:
             lines.append("rejected by the boundaries:\n", style="bold magenta")
             for v in info.violations:
@@ -99,6 +109,19 @@ class DetailScreen(Screen[None]):
             lines.append("rationale: ", style="bold")
             lines.append(info.rationale + "\n")
         return Group(lines, table) if info.measurements else lines
+
+    def _curve(self) -> Text:
+        width = max(40, min(self.app.size.width - 4, 120))
+        text = Text("\n".join(curve_chart(self.info.curves, width, 16)))
+        pruned = self.info.decision.get("pruned")
+        if isinstance(pruned, dict):
+            text.append(
+                f"\nstopped at step {num(pruned.get('step'))} of {num(pruned.get('last_step'))} on seed "
+                f"{pruned.get('seed')}: {num(pruned.get('value'))} against the parent's "
+                f"{num(pruned.get('parent'))} (bound {num(pruned.get('bound'))}, {pruned.get('setting')})",
+                style="bold",
+            )
+        return text
 
     def action_tab(self, tab: str) -> None:
         self.query_one(TabbedContent).active = tab
@@ -161,7 +184,7 @@ class HelpScreen(ModalScreen[None]):
     BINDINGS: ClassVar[list[BindingType]] = [Binding("escape,q,question_mark", "dismiss_help", "close")]
     KEYS = (
         ("↑ ↓ j k, PgUp PgDn, Home End", "move through the experiments (the mouse works too)"),
-        ("enter (or double-click)", "open the experiment: diff, evidence, log"),
+        ("enter (or double-click)", "open the experiment: diff, evidence, curve, log"),
         ("s / S", "sort by the next / previous column (click a title: sort by it, again: reverse)"),
         ("o", "reverse the order"),
         ("f", "filter by status: all, accepted, discarded, failed, rejected, running, cancelled"),
@@ -172,7 +195,7 @@ class HelpScreen(ModalScreen[None]):
         ("p", "cherry-pick the marked experiments (or the selected one) onto your branch"),
         ("y", "copy the selected experiment's commit id"),
         ("r", "reload now (it also reloads by itself while a run goes on)"),
-        ("in a detail: d e l", "the diff, evidence and log tabs; esc goes back"),
+        ("in a detail: d e c l", "the diff, evidence, curve and log tabs; esc goes back"),
         ("?", "this help"),
         ("q", "quit"),
     )
