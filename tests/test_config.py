@@ -127,6 +127,7 @@ def test_defaults(tmp_path: Path) -> None:
     assert cfg.search.proposer == "auto" and cfg.search.baseline_runs == 3 and cfg.search.confirm_runs == 3
     assert cfg.budget.experiments == 100 and cfg.budget.gpus == "all" and cfg.budget.wall_clock == 8 * 3600
     assert cfg.agent is None
+    assert cfg.search.prune == "conservative" and cfg.search.prune_after is None
 
 
 def test_config_objects_are_frozen(tmp_path: Path) -> None:
