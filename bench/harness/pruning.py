@@ -151,8 +151,10 @@ def fake_search(prune: str, seed: int, wall: float, job_seconds: float) -> dict[
         pruned = [e for e in exps if e.decision.pruned is not None and e.status == "discarded"]
         false = [e for e in pruned if true(config(e.commit)) < true(config(e.parent))]
         done = [e for e in exps if e.status in ("accepted", "discarded", "failed")]
+        busy = sum(m.seconds or 0.0 for m in ws.ledger.measurements("p") if m.status != "running")
         return {
             "per_hour": len(done) / seconds * 3600,
+            "per_busy_hour": len(done) / busy * 3600 if busy else 0.0,
             "regret": true(config(search.incumbent)) - true(OBJECTIVE.best),
             "accepted": sum(e.status == "accepted" for e in exps),
             "pruned": len(pruned),
@@ -165,9 +167,10 @@ def part_fake(seeds: int, wall: float, job: float, settings: list[str]) -> None:
     print(f"## fake executor: `smooth` objective, {job:g} s per run, {wall:g} s of wall clock, 2 slots")
     print("(experiments/hour as if a run took one hour's share: the ratios are what matter)\n")
     print(
-        "| setting | experiments/hour (median) | final regret (median) | accepted | pruned | false prunes |"
+        "| setting | experiments per hour (median) | per hour of busy slots | final regret (median) "
+        "| accepted | pruned | false prunes |"
     )
-    print("|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|")
     rows: dict[str, list[dict[str, float]]] = {}
     for prune in settings:
         rows[prune] = [fake_search(prune, seed, wall, job) for seed in range(seeds)]
@@ -177,7 +180,7 @@ def part_fake(seeds: int, wall: float, job: float, settings: list[str]) -> None:
             return statistics.median(x[key] for x in r)
 
         print(
-            f"| {prune} | {med('per_hour'):.0f} | {med('regret'):.4f} | "
+            f"| {prune} | {med('per_hour'):.0f} | {med('per_busy_hour'):.0f} | {med('regret'):.4f} | "
             f"{sum(x['accepted'] for x in r):.0f} | {sum(x['pruned'] for x in r):.0f} of "
             f"{sum(x['done'] for x in r):.0f} | {sum(x['false'] for x in r):.0f} |",
             flush=True,
@@ -187,7 +190,13 @@ def part_fake(seeds: int, wall: float, job: float, settings: list[str]) -> None:
         for prune in settings:
             if prune != "off":
                 ratio = statistics.median(x["per_hour"] for x in rows[prune]) / base
-                print(f"\n{prune}: {ratio:.2f}x the experiments per hour of prune = off")
+                busy = statistics.median(x["per_busy_hour"] for x in rows[prune]) / statistics.median(
+                    x["per_busy_hour"] for x in rows["off"]
+                )
+                print(
+                    f"\n{prune}: {ratio:.2f}x the experiments per hour of prune = off, "
+                    f"{busy:.2f}x per hour of busy slots (a GPU-hour)"
+                )
 
 
 def replay(child: Points, parent: Points, reference: list[Points], seed: int, rule: str) -> float | None:
@@ -253,8 +262,8 @@ def part_late() -> None:
 
 def part_demo(wall: str) -> None:
     print(f"\n## the demo, {wall} of wall clock each (`gitresearch start`, bench/nanogpt)\n")
-    print("| prune | experiments | per hour | pruned | accepted | best val_loss |")
-    print("|---|---|---|---|---|---|")
+    print("| prune | experiments | per hour | per hour of busy slots | pruned | accepted | best val_loss |")
+    print("|---|---|---|---|---|---|---|")
     for prune in ("off", "conservative"):
         with tempfile.TemporaryDirectory() as tmp:
             clone = Path(tmp) / "repo"
@@ -262,7 +271,10 @@ def part_demo(wall: str) -> None:
             toml = (clone / "boundaries.toml").read_text()
             toml = re.sub(r"^experiments = .*$", "experiments = 1000", toml, flags=re.M)
             toml = re.sub(r"^wall_clock = .*$", f'wall_clock = "{wall}"', toml, flags=re.M)
-            toml = toml.replace("[search]\n", f'[search]\nprune = "{prune}"\n', 1)
+            if re.search(r"^prune = ", toml, flags=re.M):
+                toml = re.sub(r"^prune = .*$", f'prune = "{prune}"', toml, flags=re.M)
+            else:
+                toml = toml.replace("[search]\n", f'[search]\nprune = "{prune}"\n', 1)
             (clone / "boundaries.toml").write_text(toml)
             env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
             subprocess.run(["git", "commit", "-qam", f"prune {prune}"], cwd=clone, env=env, check=True)
@@ -282,6 +294,7 @@ def part_demo(wall: str) -> None:
             finished = [r for r in rows if r[0] in ("accepted", "discarded", "failed")]
             pruned = sum("pruned" in json.loads(r[1] or "{}") for r in finished)
             accepted = sum(r[0] == "accepted" for r in finished)
+            busy = db.execute("SELECT SUM(seconds) FROM measurements WHERE run='d'").fetchone()[0] or 0.0
             best = db.execute("SELECT best, base FROM runs WHERE name='d'").fetchone()
             means = (
                 [
@@ -297,7 +310,8 @@ def part_demo(wall: str) -> None:
             )
             shown = f"{statistics.mean(means):.4f}" if means else "(the base)"
             print(
-                f"| {prune} | {len(finished)} | {len(finished) / seconds * 3600:.0f} | {pruned} | "
+                f"| {prune} | {len(finished)} | {len(finished) / seconds * 3600:.0f} | "
+                f"{len(finished) / busy * 3600 if busy else 0:.0f} | {pruned} | "
                 f"{accepted} | {shown} |",
                 flush=True,
             )
