@@ -118,6 +118,7 @@ class Snapshot:
     started: Mapping[str, float]  # job key -> when it started
     llm_usd: float | None
     waiting_s: float | None = None  # how long the agent has waited for its model (or command)
+    steps: Mapping[str, float] = field(default_factory=dict)  # job key -> the last step its curve reported
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -907,6 +908,8 @@ class Search:
         best, delta, number = self.best()
         usage = self.proposer.usage()
         usd, waiting = usage.get("usd"), usage.get("waiting_s")
+        running = dict(self.executor.running())
+        steps = {key: curve[-1][0] for key in running if (curve := self.executor.progress(key))}
         return Snapshot(
             done=self.committed,
             budget=self.config.budget.experiments,
@@ -915,7 +918,8 @@ class Search:
             best=best,
             gain=None if delta is None else (-delta if self.direction == "minimize" else delta),
             best_number=number,
-            running=dict(self.executor.running()),
+            running=running,
+            steps=steps,
             slots=tuple(self.executor.slots),
             started=dict(self.job_started),
             llm_usd=float(usd) if isinstance(usd, (int, float)) else None,

@@ -376,3 +376,20 @@ def test_a_benchmark_without_a_curve_is_never_stopped(tmp_path: Path) -> None:
     view = load_run(Store(repo.root), ledger_of(repo), "f")
     assert view.measured and not view.stopped_early
     assert all(not m.curve for m in ledger_of(repo).measurements("f"))
+
+
+def test_the_status_line_shows_each_runs_step() -> None:
+    from gitresearch.cli.progress import status_line
+    from gitresearch.execute.base import Slot
+    from gitresearch.loop import Snapshot
+
+    job, other = Job("r", 7, "c0ffee", 0, "measure"), Job("r", 0, "base", 1, "baseline")
+    slots = (Slot(0, "gpu0", "0"), Slot(1, "gpu1", "1"))
+    snap = Snapshot(
+        done=7, budget=40, seconds_left=600, metric="loss", best=None, gain=None, best_number=None,
+        running={job.key: (job, slots[0]), other.key: (other, slots[1])}, slots=slots,
+        started={}, llm_usd=None, steps={job.key: 150.0},
+    )  # fmt: skip
+    line = status_line(snap)
+    assert "gpu0: #0007 measure s0 step 150 " in line
+    assert "gpu1: base baseline s1 0s" in line  # a run that reports no curve: no step

@@ -84,5 +84,7 @@ def status_line(snap: Snapshot) -> str:
         else:
             label = "base" if job.experiment == 0 else f"#{job.experiment:04d}"
             age = time.time() - started.get(job.key, time.time())
-            parts.append(f"{slot.name}: {label} {job.purpose} s{job.seed} {format_duration(age)}")
+            step = snap.steps.get(job.key)
+            at = f" step {step:g}" if step is not None else ""
+            parts.append(f"{slot.name}: {label} {job.purpose} s{job.seed}{at} {format_duration(age)}")
     return " | ".join(parts)
