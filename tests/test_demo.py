@@ -53,7 +53,13 @@ def test_the_demo_trains_writes_plain_weights_and_the_scorer_measures_them(tmp_p
     out, metrics, score = run_demo(seed=3, out=tmp_path / "a")
     lines = out.splitlines()
     assert "---" in lines
-    assert "val_loss" not in metrics  # the objective is the scorer's alone
+    curve_part, _, record_part = out.partition("\n---\n")
+    assert "val_loss" not in _metrics(record_part)  # the objective is the scorer's alone
+    # before it, the curve for early stopping: `step: N` then `val_loss: v`, every step of 20
+    steps = [int(line.split()[1]) for line in curve_part.splitlines() if line.startswith("step: ")]
+    values = [_metrics(line)["val_loss"] for line in curve_part.splitlines() if line.startswith("val_loss: ")]
+    assert steps == list(range(1, 21)) and len(values) == 20 and all(math.isfinite(v) for v in values)
+    assert values[-1] < values[0]  # it learns
     assert metrics["steps"] == 20 and "train_seconds" in metrics and "train_loss" in metrics
     assert math.isfinite(score["val_loss"]) and 0.5 < score["val_loss"] < 3.0
     np = pytest.importorskip("numpy")
