@@ -176,6 +176,7 @@ class Search:
         self.on_event = on_event
         self.prune_rule = prune_setting(config.search.prune, config.search.prune_after)
         self.pruning: dict[str, Stop] = {}  # job key -> why it is being stopped
+        self.judged_at: dict[str, float] = {}  # job key -> the last step of its curve already judged
         self.base = ""
         self.incumbent = ""
         self.baseline: list[Measurement] = []
@@ -565,6 +566,7 @@ class Search:
         self.job_started.pop(job.key, None)
         if self.watched:
             self._check_tripwire()
+        self.judged_at.pop(job.key, None)
         stop = self.pruning.pop(job.key, None)
         if stop is not None and not result.ok and result.reason == "cancelled" and not self.interrupted:
             result = replace(result, reason="pruned", detail=stop.describe(self.metric))
@@ -628,8 +630,12 @@ class Search:
             if len(parent) < 2:
                 continue
             reference = self._curves(exp.parent)
+            curve = self.executor.progress(key)
+            if not curve or self.judged_at.get(key) == curve[-1][0]:
+                continue  # nothing new since the last look
+            self.judged_at[key] = curve[-1][0]
             stop = should_stop(
-                self.executor.progress(key),
+                curve,
                 parent,
                 reference if len(reference) >= 2 else base_curves,
                 seed=job.seed,

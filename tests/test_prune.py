@@ -392,4 +392,25 @@ def test_the_status_line_shows_each_runs_step() -> None:
     )  # fmt: skip
     line = status_line(snap)
     assert "gpu0: #0007 measure s0 step 150 " in line
-    assert "gpu1: base baseline s1 0s" in line  # a run that reports no curve: no step
+    assert "gpu1: base baseline s1 0" in line  # a run that reports no curve: no step
+
+
+def test_with_two_seeds_one_clear_loss_stops_both_runs_and_the_search_goes_on(tmp_path: Path) -> None:
+    """`repeats = 2`: the loser's second run is stopped with its first (running or queued), the
+    experiment is decided once, and the next experiment runs."""
+    repo = knob_repo(tmp_path / "r", experiments=2, jobs=2)
+    toml = repo.read("boundaries.toml").replace('metric = "loss"', 'metric = "loss"\nrepeats = 2')
+    repo.write("boundaries.toml", toml)
+    repo.commit("two seeds")
+    h = harness(repo, final_value, slots=2, seconds=SECONDS, curve=curves)
+    proposer = ScriptedProposer([{"LR": "0.5"}, {"WIDTH": "16"}])
+    search = h.search("two", proposer)
+    search.start()
+    summary = search.loop()
+    loser, bloomer = search.experiments[1], search.experiments[2]
+    assert loser.status == "discarded" and loser.decision.pruned is not None
+    assert sorted(m.seed for m in loser.measurements) in ([0, 1], [0])
+    assert all(m.status == "pruned" for m in loser.measurements)
+    assert len(proposer.outcomes) == 2 and proposer.outcomes[0].pruned  # decided once
+    assert bloomer.status == "accepted" and summary.accepted == [2]
+    assert not search.executor.running() and not search.queue

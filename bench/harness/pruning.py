@@ -15,8 +15,9 @@ Three parts (`--part fake,late,demo`; the first two by default):
   handicap of 0.05 to 0.4 held until 0% to 70% of the run, ending 0.01 to 0.1 better), and
   over the demo's own curves (bench/results/demo-curves.json: 14 changes, three seeds each,
   recorded from bench/nanogpt), counting the improvements each setting stops.
-- `demo`: the bundled demo twice (`gitresearch start`, prune off and conservative), each
-  for `--demo-wall` of wall-clock time: experiments per hour, best val_loss, accepted.
+- `demo`: the bundled demo (`gitresearch start`) once per `--demo-settings` (off and
+  conservative), each for `--demo-wall` of wall-clock time: experiments per hour, best
+  val_loss, accepted.
 
 Run: `python bench/harness/pruning.py [--seeds 5] [--wall 40] [--job 1.0] [--part fake,late]`
 """
@@ -260,11 +261,11 @@ def part_late() -> None:
     )
 
 
-def part_demo(wall: str) -> None:
+def part_demo(wall: str, settings: list[str]) -> None:
     print(f"\n## the demo, {wall} of wall clock each (`gitresearch start`, bench/nanogpt)\n")
     print("| prune | experiments | per hour | per hour of busy slots | pruned | accepted | best val_loss |")
     print("|---|---|---|---|---|---|---|")
-    for prune in ("off", "conservative"):
+    for prune in settings:
         with tempfile.TemporaryDirectory() as tmp:
             clone = Path(tmp) / "repo"
             subprocess.run(["git", "clone", "-q", str(ROOT), str(clone)], check=True)
@@ -328,6 +329,7 @@ def main() -> None:
     parser.add_argument("--job", type=float, default=1.0, help="seconds per fake benchmark run")
     parser.add_argument("--settings", default="off,conservative,aggressive")
     parser.add_argument("--demo-wall", default="8m")
+    parser.add_argument("--demo-settings", default="off,conservative")
     args = parser.parse_args()
     parts = args.part.split(",")
     if "fake" in parts:
@@ -335,7 +337,7 @@ def main() -> None:
     if "late" in parts:
         part_late()
     if "demo" in parts:
-        part_demo(args.demo_wall)
+        part_demo(args.demo_wall, args.demo_settings.split(","))
 
 
 if __name__ == "__main__":

@@ -83,7 +83,8 @@ def status_line(snap: Snapshot) -> str:
             parts.append(f"{slot.name}: idle")
         else:
             label = "base" if job.experiment == 0 else f"#{job.experiment:04d}"
-            age = time.time() - started.get(job.key, time.time())
+            now = time.time()
+            age = max(0.0, now - started.get(job.key, now))
             step = snap.steps.get(job.key)
             at = f" step {step:g}" if step is not None else ""
             parts.append(f"{slot.name}: {label} {job.purpose} s{job.seed}{at} {format_duration(age)}")
