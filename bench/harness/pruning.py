@@ -265,6 +265,7 @@ def part_demo(wall: str, settings: list[str]) -> None:
     print(f"\n## the demo, {wall} of wall clock each (`gitresearch start`, bench/nanogpt)\n")
     print("| prune | experiments | per hour | per hour of busy slots | pruned | accepted | best val_loss |")
     print("|---|---|---|---|---|---|---|")
+    sizes: list[tuple[str, str]] = []
     for prune in settings:
         with tempfile.TemporaryDirectory() as tmp:
             clone = Path(tmp) / "repo"
@@ -310,6 +311,7 @@ def part_demo(wall: str, settings: list[str]) -> None:
                 else []
             )
             shown = f"{statistics.mean(means):.4f}" if means else "(the base)"
+            sizes.append((prune, _loser_sizes(finished)))
             print(
                 f"| {prune} | {len(finished)} | {len(finished) / seconds * 3600:.0f} | "
                 f"{len(finished) / busy * 3600 if busy else 0:.0f} | {pruned} | "
@@ -317,6 +319,25 @@ def part_demo(wall: str, settings: list[str]) -> None:
                 flush=True,
             )
             shutil.rmtree(clone, ignore_errors=True)
+    for prune, line in sizes:
+        print(f"\n{prune}: {line}")
+
+
+def _loser_sizes(rows: list[tuple[str, str]]) -> str:
+    """How far behind their parent the discarded experiments ended, in seed-noise widths: what
+    any early stopping could hope to stop (one far behind) and what it must let finish."""
+    bins = {"< 2σ": 0, "2-5σ": 0, "5-10σ": 0, "> 10σ": 0, "better": 0}
+    for status, decision in rows:
+        d = json.loads(decision or "{}")
+        delta, noise = d.get("delta"), d.get("noise")
+        if status != "discarded" or delta is None or not noise or "pruned" in d:
+            continue
+        worse = delta / noise  # val_loss: minimize, so positive is worse
+        key = "better" if worse <= 0 else "< 2σ" if worse < 2 else "2-5σ" if worse < 5 else "5-10σ"
+        bins["> 10σ" if worse >= 10 else key] += 1
+    return "discarded experiments that ran to the end, by how much worse than their parent: " + ", ".join(
+        f"{k}: {v}" for k, v in bins.items()
+    )
 
 
 def main() -> None:
