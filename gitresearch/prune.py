@@ -122,8 +122,9 @@ def should_stop(
     last = parent[-1][0]
     if last <= 0:
         return None
-    # the run's reports at or after `after` of the parent's steps, within the parent's range
-    checks = [(s, v) for s, v in curve if rule.after * last <= s <= last]
+    # the run's reports from `after` of the parent's steps until before its last one (a stop at
+    # the last step would save nothing: the run is done)
+    checks = [(s, v) for s, v in curve if rule.after * last <= s < last]
     if len(checks) < rule.persist:
         return None
     verdicts = [

@@ -206,7 +206,7 @@ def test_nothing_to_compare_stops_nothing() -> None:
 
 def test_min_improvement_widens_the_bound() -> None:
     parent = training_curve(1.0, 0, config="parent")
-    loser = training_curve(1.15, 0, config="loser", start=2.15)
+    loser = training_curve(1.3, 0, config="loser", start=2.3)
     assert first_stop(loser, parent, reference()) is not None
     assert first_stop(loser, parent, reference(), min_improvement=0.5) is None
 
