@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from tests.helpers.repos import GitRepo
+from tests.helpers.repos import GitRepo, make_repo
 from tests.helpers.runs import QUADRATIC, bench_repo, ledger_of, start_in_background, wait_for_experiments
 
 ray = pytest.importorskip("ray", reason="pip install ray (the test extras do)")
@@ -191,3 +191,25 @@ def test_a_killed_start_resumes_on_the_cluster_without_losing_or_doubling(
     finished = [m for e in range(0, 12) for m in ledger_of(repo).measurements("k", e) if m.status == "ok"]
     keys = Counter((m.number, m.purpose, m.seed) for m in finished)
     assert all(n == 1 for n in keys.values()), keys  # no job recorded twice
+
+
+def test_a_clear_loser_is_stopped_early_on_the_cluster_too(cluster: Any, tmp_path: Path) -> None:
+    """The node posts each running job's curve to the driver, which stops a clear loser as it
+    does locally: from the optimum every move of LR loses by far more than the noise."""
+    from tests.test_prune import CURVED, CURVED_CONFIG
+
+    config = CURVED_CONFIG.replace('gpus = "none"', 'gpus = "none"\nexecutor = "ray"') + (
+        f'\n[cluster]\naddress = "{cluster.address}"\ncpus_per_job = 1\ncache = "{tmp_path / "node-cache"}"\n'
+    )
+    slow = CURVED.replace("time.sleep(0.15)", "time.sleep(0.6)")  # 6 s: time for the curve to travel
+    repo = make_repo(tmp_path / "r", {"bench.py": slow, "boundaries.toml": config})
+    done = repo.gitresearch("start", "--name", "cut", "--no-finalize")
+    assert done.returncode == 0, done.stderr[-3000:]
+    ledger = ledger_of(repo)
+    stopped = [e for e in ledger.experiments("cut") if e.decision.pruned is not None]
+    assert stopped, [(e.number, e.status, e.decision.reason) for e in ledger.experiments("cut")]
+    for e in stopped:
+        [m] = [m for m in ledger.measurements("cut", e.number) if m.purpose == "measure"]
+        evidence = e.decision.pruned
+        assert evidence is not None and 50 <= evidence.step < evidence.last_step == 100
+        assert m.status == "pruned" and m.seconds is not None and m.seconds < 5.5

@@ -9,7 +9,8 @@ the commit in, and runs the job with the same code as a local run (`LocalExecuto
 slot): the sandbox, protected files, the scorer and linked data (which must exist at the
 same path on every node) apply exactly as they do locally. The result comes back as a
 value (metrics, timing, the log, capped) and is recorded like a local one; the slot's name
-says which node ran it (`ray2@10.0.0.7`).
+says which node ran it (`ray2@10.0.0.7`). While a job runs, its node posts the job's curve
+of intermediate values to the driver's `CurveBoard` actor, so early stopping works here too.
 
 Faults: a node that dies mid-job makes Ray run the task again elsewhere (`max_retries`),
 and the loop sees one result; Ctrl-C cancels the remote tasks (the node's process group is
@@ -27,6 +28,7 @@ import math
 import os
 import socket
 import threading
+import time
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -40,6 +42,7 @@ from gitresearch.store import Store, init_cache_repo
 
 MAX_LOG = 1024 * 1024  # bytes of a job's log that come back
 MAX_RETRIES = 2  # a job whose node died runs again elsewhere, this many times at most
+CURVE_EVERY = 0.5  # seconds: how often a node sends a running job's curve, and the driver reads them
 
 
 @dataclass(frozen=True)
@@ -57,6 +60,24 @@ class Shipment:
     source_root: str  # where `link` paths live, the same on every node
     sandboxed: bool
     cache: str
+    board: Any = None  # the driver's CurveBoard actor: where the job's curve goes while it runs
+
+
+class CurveBoard:
+    """A Ray actor on the driver's side: nodes post each running job's curve of intermediate
+    values, the driver reads them all at once (for early stopping, as it does locally)."""
+
+    def __init__(self) -> None:
+        self.curves: dict[str, Curve] = {}
+
+    def put(self, key: str, curve: Curve) -> None:
+        self.curves[key] = curve
+
+    def drop(self, key: str) -> None:
+        self.curves.pop(key, None)
+
+    def all(self) -> dict[str, Curve]:
+        return dict(self.curves)
 
 
 @dataclass(frozen=True)
@@ -152,6 +173,10 @@ class RayExecutor:
         self._base_ref = ray.put(store.bundle(run_base))
         self._refs: dict[Any, tuple[Job, Slot]] = {}
         self._lock = threading.Lock()
+        self._board = ray.remote(num_cpus=0)(CurveBoard).remote()
+        self._curves: dict[str, Curve] = {}
+        self._read = 0.0
+        self._submitted: dict[str, float] = {}  # job key -> when it was handed to Ray
 
     @property
     def slots(self) -> Sequence[Slot]:
@@ -185,8 +210,10 @@ class RayExecutor:
                 source_root=str(self.settings.source_root.resolve()),
                 sandboxed=self.settings.sandboxed,
                 cache=self.config.cluster.cache,
+                board=self._board,
             )
             self._refs[self._task.remote(shipment)] = (job, slot)
+            self._submitted[job.key] = time.monotonic()
         return slot
 
     def wait_any(self, timeout: float | None = None) -> list[RunResult]:
@@ -206,14 +233,18 @@ class RayExecutor:
         return out
 
     def _collect(self, ref: Any, job: Job, slot: Slot) -> RunResult:
+        since = time.monotonic() - self._submitted.pop(job.key, time.monotonic())
         try:
             returned: Returned = self.ray.get(ref)
         except self.ray.exceptions.TaskCancelledError:
-            return Failed(job, slot, "cancelled", "cancelled", 0.0, None, {}, None, "")
+            curve = self._curves.pop(job.key, ())  # what the node last posted
+            return Failed(job, slot, "cancelled", "cancelled", since, None, {}, None, "", curve)
         except self.ray.exceptions.RayError as exc:
             detail = str(exc).strip().splitlines()[-1][:500] if str(exc).strip() else type(exc).__name__
             return Failed(job, slot, "setup", f"the Ray task failed: {detail}", 0.0, None, {}, None, "")
         result = returned.result
+        self._curves.pop(job.key, None)
+        self._board.drop.remote(job.key)
         named = replace(slot, name=f"{slot.name}@{returned.node}")
         log_path = log_path_for(self.settings.state_dir, job)
         log_path.parent.mkdir(parents=True, exist_ok=True)
@@ -230,9 +261,14 @@ class RayExecutor:
         return bool(found)
 
     def progress(self, key: str) -> Curve:
-        """Nothing while it runs: a job's curve comes back with its result (no early stopping
-        on Ray yet; docs/cluster.md)."""
-        return ()
+        """The curve the job's node last posted (read from the board at most every
+        CURVE_EVERY seconds, all jobs at once)."""
+        now = time.monotonic()
+        if now - self._read >= CURVE_EVERY:
+            self._read = now
+            with contextlib.suppress(Exception):  # a slow or lost board only delays a stop
+                self._curves = self.ray.get(self._board.all.remote(), timeout=5)
+        return self._curves.get(key, ())
 
     def close(self) -> None:
         with self._lock:
@@ -241,6 +277,8 @@ class RayExecutor:
             self.ray.cancel(ref, force=False)
         if refs:
             self.ray.wait(refs, num_returns=len(refs), timeout=30)
+        with contextlib.suppress(Exception):
+            self.ray.kill(self._board)
 
 
 # -- on the node --------------------------------------------------------------------------
@@ -276,10 +314,15 @@ def run_shipment(shipment: Shipment) -> Returned:
     )
     executor = LocalExecutor(store, s.config, [slot], settings)
     executor.submit(s.job)
+    posted: tuple[float, float] | None = None
     try:
         results: list[RunResult] = []
         while not results:
-            results = executor.wait_any(timeout=1.0)
+            results = executor.wait_any(timeout=CURVE_EVERY)
+            curve = executor.progress(s.job.key)
+            if s.board is not None and curve and curve[-1] != posted:
+                posted = curve[-1]
+                s.board.put.remote(s.job.key, curve)
     except BaseException:  # cancelled (KeyboardInterrupt) or the worker is going down
         executor.close()
         raise
