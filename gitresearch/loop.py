@@ -20,6 +20,7 @@ ledger hold (`resume`).
 from __future__ import annotations
 
 import contextlib
+import math
 import re
 import signal
 import time
@@ -70,6 +71,7 @@ CONFIRM_SEED_BASE = 100_000  # fresh seeds: CONFIRM_SEED_BASE + 100 * experiment
 MAX_CONSECUTIVE_REJECTIONS = 25
 NO_EFFECT_WARNING = 4  # experiments in a row equal to their parent before the console says so
 MAX_HYPOTHESIS = 300  # characters kept of a proposal's hypothesis (a commit subject)
+AUDIT_EVERY = 8  # every 8th stop the rule calls against one parent runs to its end instead, as a check
 MAX_RATIONALE = 20_000
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 
@@ -177,6 +179,9 @@ class Search:
         self.prune_rule = prune_setting(config.search.prune, config.search.prune_after)
         self.pruning: dict[str, Stop] = {}  # job key -> why it is being stopped
         self.judged_at: dict[str, float] = {}  # job key -> the last step of its curve already judged
+        self.stops_against: dict[str, int] = {}  # parent commit -> stops the rule called against it
+        self.audits: dict[str, Stop] = {}  # job key -> the stop it would have had: it runs on, as a check
+        self.unguided: set[str] = set()  # parents whose curves an audit showed to be no guide
         self.base = ""
         self.incumbent = ""
         self.baseline: list[Measurement] = []
@@ -580,6 +585,9 @@ class Search:
         if exp is None:
             return
         exp.measurements.append(measurement)
+        audit = self.audits.pop(job.key, None)
+        if audit is not None:
+            self._audit(exp, measurement, audit)
         exp.in_flight -= 1
         if exp.in_flight > 0:
             self.recorder.changed(self._note(exp), exp.commit)
@@ -624,7 +632,9 @@ class Search:
             return  # no noise to judge a curve by (or the benchmark reports none)
         for key, (job, _) in self.executor.running().items():
             exp = self.experiments.get(job.experiment)
-            if job.purpose != "measure" or key in self.pruning or exp is None:
+            if job.purpose != "measure" or key in self.pruning or key in self.audits or exp is None:
+                continue
+            if exp.parent in self.unguided:
                 continue
             parent = self._curve(exp.parent, job.seed)
             if len(parent) < 2:
@@ -644,8 +654,48 @@ class Search:
                 final_noise=self.noise().sigma or 0.0,
                 min_improvement=self.config.objective.min_improvement,
             )
-            if stop is not None:
-                self._stop_experiment(exp, stop)
+            if stop is None:
+                continue
+            calls = self.stops_against[exp.parent] = self.stops_against.get(exp.parent, 0) + 1
+            if calls % AUDIT_EVERY == 0:  # let this one finish: was the rule right?
+                self.audits[key] = stop
+                self._event(
+                    f"#{exp.number:04d} would be {stop.describe(self.metric)}; running it to its end "
+                    f"instead (one stop in {AUDIT_EVERY} is checked)"
+                )
+                continue
+            self._stop_experiment(exp, stop)
+
+    def _audit(self, exp: Experiment, m: Measurement, stop: Stop) -> None:
+        """A run the rule would have stopped has ended: if it did not end clearly behind its
+        parent on that seed, the parent's curves do not predict its children's results (a
+        curve measured on other data, or forged), and no run is stopped against it again."""
+        parent = next(
+            (
+                x.metrics[self.metric]
+                for x in (self.baseline if exp.parent == self.base else self._runs(exp.parent))
+                if x.seed == m.seed and x.status == "ok" and self.metric in x.metrics
+            ),
+            None,
+        )
+        if m.status != "ok" or parent is None or self.prune_rule is None:
+            return
+        sign = 1.0 if self.direction == "minimize" else -1.0
+        behind = sign * (m.metrics[self.metric] - parent)
+        clearly = 2.0 * math.sqrt(2.0) * (self.noise().sigma or 0.0) + self.config.objective.min_improvement
+        if behind > clearly:
+            self._event(
+                f"#{exp.number:04d} ended {behind:.4g} behind its parent on seed {m.seed}: "
+                "the early stop it escaped was right"
+            )
+            return
+        self.unguided.add(exp.parent)
+        self._event(
+            f"warning: early stopping was wrong about #{exp.number:04d}: stopped at step "
+            f"{stop.evidence.step:g} it would have been, yet it ended {behind:.4g} behind its parent on "
+            f"seed {m.seed} (not beyond {clearly:.4g}); its parent's curves do not predict results, "
+            "so no run is stopped against that parent any more"
+        )
 
     def _stop_experiment(self, exp: Experiment, stop: Stop) -> None:
         """Stop every measurement of `exp` (running or queued): one losing seed discards it."""

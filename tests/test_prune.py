@@ -408,3 +408,45 @@ def test_with_two_seeds_one_clear_loss_stops_both_runs_and_the_search_goes_on(tm
     assert len(proposer.outcomes) == 2 and proposer.outcomes[0].pruned  # decided once
     assert bloomer.status == "accepted"
     assert not search.executor.running() and not search.queue
+
+
+def test_a_forged_parent_curve_is_caught_by_the_audit_and_stops_nothing_after(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The attack: a real improvement whose benchmark also prints a forged curve, far better than
+    its true one, so that every later change would look clearly behind it and be stopped. The
+    audit lets one would-be stop in AUDIT_EVERY run to its end; that change (a no-op) ends level
+    with its parent, so the parent's curves are declared no guide and nothing more is stopped."""
+    monkeypatch.setattr("gitresearch.loop.AUDIT_EVERY", 2)
+    repo = knob_repo(tmp_path / "r", experiments=7, jobs=1)
+
+    def forged(store: Store) -> Callable[[Job], Points]:
+        honest = curves(store)
+
+        def curve(job: Job) -> Points:
+            true = honest(job)
+            k = constants(store, job.commit)
+            if k["LR"] == 0.1 and k["WIDTH"] == 8:  # the accepted change lies about its curve
+                return tuple((s, v - 3.0) for s, v in true[:-1]) + true[-1:]
+            return true
+
+        return curve
+
+    h = harness(repo, final_value, slots=1, seconds=SECONDS, curve=forged)
+    widths = [{"WIDTH": str(w)} for w in (9, 10, 11, 12, 13, 14)]  # WIDTH does nothing: all end level
+    search = h.search("forged", ScriptedProposer([{"LR": "0.1"}, *widths]))
+    search.start()
+    search.loop()
+    first = search.experiments[1]
+    assert first.status == "accepted"
+    # the changes proposed on top of it (the one proposed while it was being confirmed is not)
+    children = [e for e in search.experiments.values() if e.parent == first.commit]
+    assert len(children) >= 4, [(e.number, e.parent[:8]) for e in search.experiments.values()]
+    assert children[0].decision.pruned is not None  # the forgery worked once...
+    assert any("would be stopped early" in e and "running it to its end" in e for e in h.events)
+    audited = f"warning: early stopping was wrong about #{children[1].number:04d}"
+    assert any(audited in e for e in h.events), h.events
+    assert children[1].decision.pruned is None and children[1].measurements[0].status == "ok"
+    # ...and never again: every later change ran to its end
+    assert all(c.decision.pruned is None and c.measurements[0].status == "ok" for c in children[2:])
+    assert first.commit in search.unguided
