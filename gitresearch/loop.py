@@ -632,8 +632,10 @@ class Search:
             return  # no noise to judge a curve by (or the benchmark reports none)
         for key, (job, _) in self.executor.running().items():
             exp = self.experiments.get(job.experiment)
-            if job.purpose != "measure" or key in self.pruning or key in self.audits or exp is None:
+            if job.purpose != "measure" or key in self.pruning or exp is None:
                 continue
+            if any(k.startswith(f"{self.run}/{exp.number:04d}/") for k in self.audits):
+                continue  # one of its runs is being audited: all of it runs to its end
             if exp.parent in self.unguided:
                 continue
             parent = self._curve(exp.parent, job.seed)
