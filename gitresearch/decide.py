@@ -41,16 +41,20 @@ from gitresearch.constraints import Constraint, judge
 from gitresearch.stats import (
     Direction,
     Noise,
+    Pair,
     Test,
     compare,
+    compare_paired,
     confidence,
     improvement,
     mean,
     noise_threshold,
+    paired_threshold,
     t_critical,
 )
 
 Phase = Literal["measure", "confirm"]
+NO_NOISE = Noise(0.0, 0)  # nothing measured yet
 
 GATE_ALPHA = 0.10  # one-sided: the gate is loose; it only decides what is worth confirming
 CONFIRM_ALPHA = 0.001  # one-sided, spent over the confirmation's looks
@@ -115,6 +119,12 @@ class Evidence:
     constraints: Sequence[ConstraintEvidence] = ()
     lines_added: int = 0  # the change's diff against its parent
     lines_removed: int = 0
+    # The same runs as (own value, the parent's value on the same seed), where the parent ran
+    # that seed: the paired seeds' (`measured`), and the fresh seeds' only when every fresh seed
+    # so far was one its parent ran; with `pair_noise`, the noise of such differences.
+    gate_pairs: Sequence[Pair] = ()
+    pairs: Sequence[Pair] = ()
+    pair_noise: Noise = NO_NOISE
 
 
 @dataclass(frozen=True)
@@ -164,7 +174,11 @@ def decide(evidence: Evidence, rule: Rule) -> Verdict:
         if not e.measured:
             return Discard("it has no successful measurement")
         simpler, extra = simplicity_terms(e, rule)
-        gate = _compare(rule, e, e.measured, GATE_ALPHA, simpler, extra, gate=True)
+        paired = len(e.gate_pairs) == len(e.measured) and _paired_is_sharper(
+            e, len(e.measured), GATE_ALPHA, simpler
+        )
+        pairs = e.gate_pairs if paired else ()
+        gate = _compare(rule, e, e.measured, GATE_ALPHA, simpler, extra, gate=True, pairs=pairs)
         if not gate.passed:
             return Discard("gate: " + gate.reason, gate)
         for c in e.constraints:  # on the paired runs only a clear violation decides
@@ -180,7 +194,8 @@ def decide(evidence: Evidence, rule: Rule) -> Verdict:
     looks = max(rule.confirm_runs, k)
     alpha = look_alpha(k, looks)
     simpler, extra = simplicity_terms(e, rule)
-    test = _compare(rule, e, e.confirmed, alpha, simpler, extra)
+    paired = len(e.pairs) == k and _paired_is_sharper(e, k, alpha, simpler)
+    test = _compare(rule, e, e.confirmed, alpha, simpler, extra, pairs=e.pairs if paired else ())
     test = replace(test, reason=f"confirmation ({k} of at most {looks} fresh seeds): {test.reason}")
     if test.passed:
         # every constraint must hold with confidence too, at the same level, on the fresh runs
@@ -198,6 +213,8 @@ def decide(evidence: Evidence, rule: Rule) -> Verdict:
         return _conclude(test, e, "")
     final_alpha = look_alpha(looks, looks)
     final_bar = max(rule.min_improvement, noise_threshold(e.noise, looks, len(e.parent), final_alpha))
+    if paired:  # the test in use, at the last look
+        final_bar = max(rule.min_improvement, paired_threshold(e.pair_noise, looks, final_alpha) + extra)
     if simpler:
         # non-inferiority: the last look's bar sits below zero (it allows the margin t·σ);
         # stop early only when the runs so far fall short of it by half its size again
@@ -217,6 +234,18 @@ def decide(evidence: Evidence, rule: Rule) -> Verdict:
     return Confirm(test)
 
 
+def _paired_is_sharper(e: Evidence, runs: int, alpha: float, simpler: bool) -> bool:
+    """Judge on the differences to the parent on the same seeds rather than on the means?
+
+    Chosen from the noise known before these runs, never from their values, so each look
+    still runs one test at its level: where the pooled paired noise is known and its bar is
+    lower than the unpaired one. A simplification is always judged unpaired.
+    """
+    if simpler or not e.pair_noise.df or not e.noise.df:
+        return False
+    return paired_threshold(e.pair_noise, runs, alpha) < noise_threshold(e.noise, runs, len(e.parent), alpha)
+
+
 def _compare(
     rule: Rule,
     e: Evidence,
@@ -225,11 +254,17 @@ def _compare(
     simpler: bool,
     extra: float,
     gate: bool = False,
+    pairs: Sequence[Pair] = (),
 ) -> Test:
-    """The objective's test: superiority as usual, or non-inferiority for a simplification
-    (at the gate only "not clearly worse": the confirmation is where it must be shown)."""
+    """The objective's test: superiority as usual (on the paired seeds' differences when
+    `pairs` are given: the caller chose pairing), or non-inferiority for a simplification (at the
+    gate only "not clearly worse": the confirmation is where it must be shown)."""
     if not simpler:
-        test = compare(rule.direction, e.parent, runs, e.noise, rule.min_improvement, alpha)
+        if pairs:
+            also = [] if gate else list(e.gate_pairs)
+            test = compare_paired(rule.direction, pairs, e.pair_noise, rule.min_improvement, alpha, also)
+        else:
+            test = compare(rule.direction, e.parent, runs, e.noise, rule.min_improvement, alpha)
         if extra <= 0:
             return test
         added = e.lines_added - e.lines_removed

@@ -64,10 +64,20 @@ from gitresearch.propose.base import Context, NotReady, Outcome, Proposal, Propo
 from gitresearch.prune import Stop, should_stop
 from gitresearch.prune import setting as prune_setting
 from gitresearch.record import Recorder
-from gitresearch.stats import Noise, Test, all_alike, improvement, mean, pooled_noise, stdev
+from gitresearch.stats import (
+    Noise,
+    Pair,
+    Test,
+    all_alike,
+    improvement,
+    mean,
+    paired_noise,
+    pooled_noise,
+    stdev,
+)
 from gitresearch.store import Store
 
-CONFIRM_SEED_BASE = 100_000  # fresh seeds: CONFIRM_SEED_BASE + 100 * experiment + i
+CONFIRM_SEED_BASE = 100_000  # seeds nobody ran: CONFIRM_SEED_BASE + 100 * experiment + i
 MAX_CONSECUTIVE_REJECTIONS = 25
 NO_EFFECT_WARNING = 4  # experiments in a row equal to their parent before the console says so
 MAX_HYPOTHESIS = 300  # characters kept of a proposal's hypothesis (a commit subject)
@@ -292,7 +302,7 @@ class Search:
         if any(m.purpose == "confirm" for m in exp.measurements) or exp.status == "measured":
             exp.phase = "confirm"
             if not any(m.purpose == "confirm" for m in exp.measurements):
-                wanted.append(("confirm", self._confirm_seed(exp, 0)))
+                wanted.append(("confirm", self._confirm_seed(exp)))
             # with fresh runs in, the rule says whether one more is needed (_phase_complete)
         todo = [(p, s) for p, s in wanted if (p, s) not in done]
         for purpose, seed in todo:
@@ -731,6 +741,32 @@ class Search:
         groups += [e.values(self.metric) for e in self.experiments.values()]
         return pooled_noise(groups)
 
+    def pair_noise(self, but: Experiment | None = None) -> Noise:
+        """The noise of a difference to the parent on the same seed (stats.paired_noise), from
+        every experiment but `but` (whose own spread the test adds: decide.py chooses between
+        the paired and the unpaired test on what was known before its runs)."""
+        return paired_noise(
+            [self._pairs(e, ("measure", "confirm")) for e in self.experiments.values() if e is not but]
+        )
+
+    def _parent_by_seed(self, parent: str) -> dict[int, float]:
+        runs = self.baseline if parent == self.base else self._runs(parent)
+        return {
+            m.seed: m.metrics[self.metric]
+            for m in runs
+            if m.status == "ok" and m.purpose in ("baseline", "measure", "confirm") and self.metric in m.metrics
+        }
+
+    def _pairs(self, exp: Experiment, purposes: tuple[str, ...]) -> list[Pair]:
+        """(own value, the parent's on the same seed) for the runs of `purposes` whose seed the
+        parent also ran."""
+        parent = self._parent_by_seed(exp.parent)
+        return [
+            (m.metrics[self.metric], parent[m.seed])
+            for m in exp.measurements
+            if m.status == "ok" and m.purpose in purposes and self.metric in m.metrics and m.seed in parent
+        ]
+
     def parent_values(self, parent: str) -> list[float]:
         if parent == self.base:
             return values(self.baseline, self.metric, ("baseline",))
@@ -776,6 +812,9 @@ class Search:
                 stale=exp.parent != self.incumbent,
                 room_to_reapply=self.committed < self.config.budget.experiments and not self.stop_reason,
                 constraints=self._constraint_evidence(exp),
+                gate_pairs=self._pairs(exp, ("measure",)),
+                pairs=self._fresh_pairs(exp),
+                pair_noise=self.pair_noise(but=exp),
                 **self._line_changes(exp),
             ),
             self.rule,
@@ -808,6 +847,11 @@ class Search:
             self.recorder.incumbent(exp.commit)
         elif isinstance(verdict, Reapply):
             self._reapply(exp, verdict.test)
+
+    def _fresh_pairs(self, exp: Experiment) -> list[Pair]:
+        """The confirmation runs paired with the parent's, when every one of them has its pair."""
+        pairs = self._pairs(exp, ("confirm",))
+        return pairs if len(pairs) == len(exp.values(self.metric, ("confirm",))) else []
 
     def _line_changes(self, exp: Experiment) -> dict[str, int]:
         """The lines the change adds and removes (for [search] simplicity), read from git once."""
@@ -859,12 +903,21 @@ class Search:
         )
 
     def _queue_confirmation(self, exp: Experiment) -> None:
-        done = sum(m.purpose == "confirm" for m in exp.measurements)
         # first in line: a confirmation decides the incumbent, new experiments can wait
-        self.queue.appendleft(Job(self.run, exp.number, exp.commit, self._confirm_seed(exp, done), "confirm"))
+        self.queue.appendleft(Job(self.run, exp.number, exp.commit, self._confirm_seed(exp), "confirm"))
         exp.in_flight = 1
 
-    def _confirm_seed(self, exp: Experiment, i: int) -> int:
+    def _confirm_seed(self, exp: Experiment) -> int:
+        """The next seed to confirm `exp` on: fresh to it (not a seed it was chosen on). First the
+        seeds its parent ran that it has not, so each run is paired with the parent's on the same
+        seed; then seeds nobody ran, CONFIRM_SEED_BASE + 100 * experiment + i."""
+        used = {m.seed for m in exp.measurements}
+        for seed in self._parent_by_seed(exp.parent):
+            if seed not in used:
+                return seed
+        i = 0
+        while CONFIRM_SEED_BASE + 100 * exp.number + i in used:
+            i += 1
         return CONFIRM_SEED_BASE + 100 * exp.number + i
 
     def _reapply(self, exp: Experiment, test: Test) -> None:

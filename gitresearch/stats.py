@@ -190,3 +190,72 @@ def compare(
     else:
         reason = f"improvement {gain:.4g} is within the noise (needed > {threshold:.4g})"
     return Test(passed, gain, threshold, len(candidate), reason)
+
+
+Pair = tuple[float, float]  # (candidate, parent) on one seed
+
+
+def paired_noise(groups: Sequence[Sequence[Pair]]) -> Noise:
+    """The seed noise of a *difference* between two commits run on the same seed, pooled over
+    experiments measured on two or more seeds their parent also ran.
+
+    Within one experiment the true difference is the same on every seed, so the spread of
+    its differences is noise alone. When the seed sets the data order and the initial
+    weights, most of each run's noise is shared by a change and its parent, and this spread is
+    far below σ·√2 (zero when the noise is entirely the seed's). An experiment equal to its
+    parent on every seed is left out: a change that does nothing says nothing about the noise
+    of one that does. Its first seeds chose it (the gate), which can only widen the spread.
+    """
+    ss, df = 0.0, 0
+    for pairs in groups:
+        if len(pairs) < 2:
+            continue
+        size = resolution_floor([v for pair in pairs for v in pair])
+        if all(abs(c - p) <= size for c, p in pairs):
+            continue
+        diffs = [c - p for c, p in pairs]
+        m = mean(diffs)
+        ss += sum((d - m) ** 2 for d in diffs)
+        df += len(diffs) - 1
+    return Noise(math.sqrt(ss / df) if df else 0.0, df)
+
+
+def paired_threshold(noise: Noise, pairs: int, alpha: float) -> float:
+    """The mean difference over `pairs` seeds needed to be beyond the paired noise at `alpha`."""
+    if not noise.df:
+        return math.inf
+    return t_critical(noise.df, alpha) * noise.sigma / math.sqrt(pairs)
+
+
+def compare_paired(
+    direction: Direction,
+    pairs: Sequence[Pair],
+    noise: Noise,
+    min_improvement: float,
+    alpha: float,
+    also: Sequence[Pair] = (),
+) -> Test:
+    """Does the candidate beat its parent on the same seeds by more than the paired noise (one-
+    sided, at level `alpha`) and `min_improvement`? The noise used is the larger of the pooled
+    paired noise and this candidate's own spread of differences over `pairs` and `also` (its
+    other paired seeds): a change unlike the others may pair less well."""
+    gains = [improvement(direction, p, c) for c, p in pairs]
+    gain = mean(gains)
+    own = stdev(gains + [improvement(direction, p, c) for c, p in also])
+    sigma = max(noise.sigma, own)
+    bar = paired_threshold(Noise(sigma, noise.df), len(pairs), alpha)
+    threshold = max(min_improvement, bar, resolution_floor([v for pair in pairs for v in pair]))
+    passed = gain > threshold
+    se = sigma / math.sqrt(len(pairs))
+    how = f"paired on {len(pairs)} seed(s) its parent ran, t{confidence(alpha)} × se {se:.3g}"
+    if passed:
+        reason = f"improves by {gain:.4g} > {threshold:.4g} ({how}, min_improvement {min_improvement:g})"
+    elif gain <= 0:
+        reason = (
+            f"no better than its parent on the same seeds (worse by {-gain:.4g})"
+            if gain < 0
+            else "no change from its parent on the same seeds"
+        )
+    else:
+        reason = f"improvement {gain:.4g} is within the paired noise (needed > {threshold:.4g}; {how})"
+    return Test(passed, gain, threshold, len(pairs), reason)

@@ -64,6 +64,29 @@ def confirm(parent: list[float], confirmed: list[float], noise: Noise = NOISY, *
     )
 
 
+PAIRED = Noise(0.005, 10)  # the noise of a difference to the parent on the same seed
+
+
+def paired(
+    parent: list[float],
+    pairs: list[tuple[float, float]],
+    gate: list[tuple[float, float]] | None = None,
+    pair_noise: Noise = PAIRED,
+) -> Evidence:
+    """A confirmation whose fresh seeds are seeds the parent ran: each run is a pair."""
+    own = [c for c, _ in pairs]
+    return Evidence(
+        phase="confirm",
+        parent=parent,
+        measured=[c for c, _ in gate or pairs],
+        confirmed=own,
+        noise=NOISY,
+        gate_pairs=gate or list(pairs),
+        pairs=pairs,
+        pair_noise=pair_noise,
+    )
+
+
 ACC_NOISE = Noise(0.005, 10)  # the constrained metric's own spread
 
 
@@ -199,6 +222,35 @@ ROWS = [
     Row("stale and no confirmation runs: re-applied after the gate",
         measure([2.0, 2.0, 2.0], [1.5, 1.5], stale=True), Reapply, "", NO_CONFIRM),
     Row("the gate never re-applies (confirmation comes first)", measure([2.0, 2.0, 2.0], [1.5, 1.5], stale=True), Confirm),
+    # -- paired seeds: the difference to the parent on the same seed, when that noise is lower --
+    # PAIRED: σ_d 0.005 on 10 df; one pair at look 1 of 2 (0.025%): bar t·σ_d = 0.0269 (unpaired 1.190)
+    Row("paired: a gain far inside the seed noise but beyond the paired noise is accepted",
+        paired([2.0, 2.0, 2.0], [(1.95, 2.0)]), Accept, "paired on 1 seed"),
+    Row("paired: the same gain judged unpaired when no paired noise is known",
+        paired([2.0, 2.0, 2.0], [(1.95, 2.0)], pair_noise=QUIET), Discard, "within the noise"),
+    Row("paired: a gain within the paired noise gets one more seed",
+        paired([2.0, 2.0, 2.0], [(1.99, 2.0)]), Confirm, "within the paired noise"),
+    Row("paired: below half the last look's paired bar stops early",
+        paired([2.0, 2.0, 2.0], [(1.998, 2.0)]), Discard, "stopped early"),
+    Row("paired: a loss on the same seed is not accepted", paired([2.0, 2.0, 2.0], [(2.01, 2.0)]), Discard, "worse by"),
+    Row("paired: its own spread of differences counts when larger than the pooled one",
+        paired([2.0, 2.0, 2.0], [(1.95, 2.0)], gate=[(1.6, 2.0)]), Confirm, "paired on 1 seed"),
+    Row("paired: a gain exactly at the bar is not enough",
+        paired([2.0, 2.0, 2.0], [(2.0, 2.0)], pair_noise=Noise(0.0, 10)), Discard, "no change"),
+    Row("paired: a fresh seed its parent never ran makes the look unpaired",
+        replace(paired([2.0, 2.0, 2.0], [(1.95, 2.0)]), pairs=()), Discard, "within the noise"),
+    Row("paired: where pairing is no sharper, the unpaired test decides",
+        paired([2.0, 2.0, 2.0], [(1.95, 2.0)], pair_noise=Noise(2.0, 1)), Discard, "within the noise"),
+    Row("paired: min_improvement still bars a small gain",
+        paired([2.0, 2.0, 2.0], [(1.95, 2.0)]), Discard, "needed > 0.5", MIN_HALF),
+    Row("paired: a simplification is judged unpaired (non-inferiority)",
+        replace(paired([2.0, 2.0, 2.0], [(1.95, 2.0)]), lines_removed=3), Confirm, "non-inferiority", SIMPLE),
+    Row("paired gate: a small gain on the same seed goes on to confirmation",
+        measure([2.0, 2.0, 2.0], [1.99], gate_pairs=[(1.99, 2.0)], pair_noise=PAIRED), Confirm, "paired"),
+    Row("paired gate: the same gain judged unpaired fails the gate",
+        measure([2.0, 2.0, 2.0], [1.99], gate_pairs=[(1.99, 2.0)]), Discard, "gate: improvement"),
+    Row("paired, maximize: a higher value on the same seed is better",
+        replace(paired([2.0, 2.0, 2.0], [(2.05, 2.0)]), gate_pairs=[(2.05, 2.0)]), Accept, "paired", MAXIMIZE),
 ]  # fmt: skip
 
 

@@ -25,13 +25,15 @@ def test_a_real_improvement_is_confirmed_on_fresh_seeds_and_becomes_the_incumben
     search.start()
     summary = search.loop()
     assert summary.experiments == 3 and summary.accepted == [1, 3]
-    # every accepted change ran on the paired seed, then on fresh seeds: a clear winner on one
+    # every accepted change ran on the paired seed, then on seeds fresh to it: first those its
+    # parent ran (each run a pair), then seeds nobody ran; a clear winner needs one
     by_exp: dict[int, list[Job]] = {}
     for job in h.executor.submitted:
         by_exp.setdefault(job.experiment, []).append(job)
     assert [(j.purpose, j.seed) for j in by_exp[0]] == [("baseline", 0), ("baseline", 1), ("baseline", 2)]
     assert [j.purpose for j in by_exp[1]] == ["measure", "confirm"]
-    assert all(j.seed >= 100_000 for j in by_exp[1] if j.purpose == "confirm")
+    assert [j.seed for j in by_exp[1] if j.purpose == "confirm"] == [1]  # the base ran seed 1
+    assert [j.seed for j in by_exp[3] if j.purpose == "confirm"] == [1]  # so did its parent, #1
     # the knob that does nothing failed the gate and was never confirmed
     assert [j.purpose for j in by_exp[2]] == ["measure"]
     refs = h.ws.store.run("s")
