@@ -8,8 +8,11 @@ only carries verdicts out: it queues confirmation runs, moves the incumbent, or 
 a change onto the newer incumbent.
 
     measure phase: paired seeds against the parent, one-sided t at 90%   -> Confirm | Discard
+      (on the differences to the parent on the same seeds when that bar is the lower)
     confirm phase, after each fresh seed k of at most K = confirm_runs:
       fresh seeds only, one-sided t at the level spent on look k           -> Accept | Reapply
+      (while each fresh seed is one the parent ran and the paired noise is known: the
+      paired test and the usual one, each at half that level; either may accept)
       below half the last look's bar, before the last look                 -> Discard (futility)
       in between, before the last look                                     -> Confirm (one more)
       at the last look, not beyond the bar                                 -> Discard
@@ -194,8 +197,32 @@ def decide(evidence: Evidence, rule: Rule) -> Verdict:
     looks = max(rule.confirm_runs, k)
     alpha = look_alpha(k, looks)
     simpler, extra = simplicity_terms(e, rule)
-    paired = len(e.pairs) == k and _paired_is_sharper(e, k, alpha, simpler)
-    test = _compare(rule, e, e.confirmed, alpha, simpler, extra, pairs=e.pairs if paired else ())
+    paired = len(e.pairs) == k and bool(e.pair_noise.df) and not simpler
+    final_alpha = look_alpha(looks, looks)
+    if paired:
+        # Both tests, each at half the look's level: by the union bound pure noise passes
+        # either at most at the look's level, whichever noise estimate happens to be low.
+        alpha, final_alpha = alpha / 2, final_alpha / 2
+        tests = [
+            _compare(rule, e, e.confirmed, alpha, simpler, extra, pairs=e.pairs),
+            _compare(rule, e, e.confirmed, alpha, simpler, extra),
+        ]
+        # the one that passed (paired first), else the one nearer its bar
+        test = next((t for t in tests if t.passed), max(tests, key=lambda t: t.improvement - t.threshold))
+        # futility only when neither test could reach its last look's bar
+        futile = all(
+            t.improvement <= FUTILITY * bar
+            for t, bar in zip(
+                tests,
+                (
+                    max(rule.min_improvement, paired_threshold(e.pair_noise, looks, final_alpha) + extra),
+                    max(rule.min_improvement, noise_threshold(e.noise, looks, len(e.parent), final_alpha) + extra),
+                ),
+                strict=True,
+            )
+        )
+    else:
+        test = _compare(rule, e, e.confirmed, alpha, simpler, extra)
     test = replace(test, reason=f"confirmation ({k} of at most {looks} fresh seeds): {test.reason}")
     if test.passed:
         # every constraint must hold with confidence too, at the same level, on the fresh runs
@@ -211,10 +238,11 @@ def decide(evidence: Evidence, rule: Rule) -> Verdict:
         return Confirm(test)
     if k >= looks:
         return _conclude(test, e, "")
-    final_alpha = look_alpha(looks, looks)
+    if paired:
+        if futile:
+            return Discard(f"{test.reason}; stopped early: below half of what {looks} seeds would need", test)
+        return Confirm(test)
     final_bar = max(rule.min_improvement, noise_threshold(e.noise, looks, len(e.parent), final_alpha))
-    if paired:  # the test in use, at the last look
-        final_bar = max(rule.min_improvement, paired_threshold(e.pair_noise, looks, final_alpha) + extra)
     if simpler:
         # non-inferiority: the last look's bar sits below zero (it allows the margin t·σ);
         # stop early only when the runs so far fall short of it by half its size again
@@ -235,12 +263,10 @@ def decide(evidence: Evidence, rule: Rule) -> Verdict:
 
 
 def _paired_is_sharper(e: Evidence, runs: int, alpha: float, simpler: bool) -> bool:
-    """Judge on the differences to the parent on the same seeds rather than on the means?
-
-    Chosen from the noise known before these runs, never from their values, so each look
-    still runs one test at its level: where the pooled paired noise is known and its bar is
-    lower than the unpaired one. A simplification is always judged unpaired.
-    """
+    """At the gate: judge on the differences to the parent on the same seeds rather than on the
+    means? Where the pooled paired noise is known and its bar is lower than the unpaired one
+    (the gate only chooses what to confirm; the confirmation's error is bounded on its own).
+    A simplification is always judged unpaired."""
     if simpler or not e.pair_noise.df or not e.noise.df:
         return False
     return paired_threshold(e.pair_noise, runs, alpha) < noise_threshold(e.noise, runs, len(e.parent), alpha)

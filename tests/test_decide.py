@@ -223,9 +223,12 @@ ROWS = [
         measure([2.0, 2.0, 2.0], [1.5, 1.5], stale=True), Reapply, "", NO_CONFIRM),
     Row("the gate never re-applies (confirmation comes first)", measure([2.0, 2.0, 2.0], [1.5, 1.5], stale=True), Confirm),
     # -- paired seeds: the difference to the parent on the same seed, when that noise is lower --
-    # PAIRED: σ_d 0.005 on 10 df; one pair at look 1 of 2 (0.025%): bar t·σ_d = 0.0269 (unpaired 1.190)
+    # PAIRED: σ_d 0.005 on 10 df; one pair at look 1 of 2, each test at half of 0.025%:
+# paired bar t·σ_d = 0.0277, unpaired 1.30
     Row("paired: a gain far inside the seed noise but beyond the paired noise is accepted",
         paired([2.0, 2.0, 2.0], [(1.95, 2.0)]), Accept, "paired on 1 seed"),
+    Row("paired: each of the two tests at half the look's level (bar 0.0277, not 0.0252)",
+        paired([2.0, 2.0, 2.0], [(1.974, 2.0)]), Confirm, "within the paired noise"),
     Row("paired: the same gain judged unpaired when no paired noise is known",
         paired([2.0, 2.0, 2.0], [(1.95, 2.0)], pair_noise=QUIET), Discard, "within the noise"),
     Row("paired: a gain within the paired noise gets one more seed",

@@ -1,4 +1,4 @@
-"""Do the decision table tests catch a broken rule? Fourteen mutations of the rule, each run.
+"""Do the decision table tests catch a broken rule? Sixteen mutations of the rule, each run.
 
 Each mutation edits a copy of the package (never this checkout) in one place and runs
 tests/test_decide.py against the copy; a mutation is *caught* when at least one test
@@ -78,6 +78,18 @@ MUTATIONS = [
         "constraints.py",
         "var = 1 / len(runs) + ((c.scale**2) / len(base) if c.relative else 0.0)",
         "var = 1 / len(runs)",
+    ),
+    (
+        "paired and unpaired tests each at the full level (no union bound)",
+        "decide.py",
+        "alpha, final_alpha = alpha / 2, final_alpha / 2",
+        "alpha, final_alpha = alpha, final_alpha",
+    ),
+    (
+        "a change's own spread of paired differences ignored",
+        "stats.py",
+        "sigma = max(noise.sigma, own)",
+        "sigma = noise.sigma",
     ),
 ]
 
