@@ -216,7 +216,10 @@ def decide(evidence: Evidence, rule: Rule) -> Verdict:
                 tests,
                 (
                     max(rule.min_improvement, paired_threshold(e.pair_noise, looks, final_alpha) + extra),
-                    max(rule.min_improvement, noise_threshold(e.noise, looks, len(e.parent), final_alpha) + extra),
+                    max(
+                        rule.min_improvement,
+                        noise_threshold(e.noise, looks, len(e.parent), final_alpha) + extra,
+                    ),
                 ),
                 strict=True,
             )

@@ -754,7 +754,9 @@ class Search:
         return {
             m.seed: m.metrics[self.metric]
             for m in runs
-            if m.status == "ok" and m.purpose in ("baseline", "measure", "confirm") and self.metric in m.metrics
+            if m.status == "ok"
+            and m.purpose in ("baseline", "measure", "confirm")
+            and self.metric in m.metrics
         }
 
     def _pairs(self, exp: Experiment, purposes: tuple[str, ...]) -> list[Pair]:

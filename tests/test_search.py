@@ -5,6 +5,7 @@ end is in test_loop.py.)"""
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 from pathlib import Path
 
 from gitresearch.execute.base import Job
@@ -215,3 +216,65 @@ def test_finalize_ablates_through_the_same_recorder(tmp_path: Path) -> None:
     assert len(ablations) == 2 * 3 and {m.purpose for m in h.ws.ledger.measurements("fin", 1)} >= {"ablation"}
     row = h.ws.ledger.run("fin")
     assert row is not None and row.status == "finalized"
+
+
+def seed_shared(store: Store, own: float = 0.0) -> Callable[[Job], float]:
+    """The quadratic with its noise (σ 0.05) set by the seed, shared by every commit on that
+    seed, plus `own` σ of noise each run draws afresh (its commit and seed hashed)."""
+
+    def score(job: Job) -> float:
+        k = constants(store, job.commit)
+        loss = (k["LR"] - 0.1) ** 2 * 100 + (k["MOMENTUM"] - 0.9) ** 2 * 10
+        fresh = random.Random(f"{job.commit}/{job.seed}").gauss(0, own) if own else 0.0
+        return loss + random.Random(job.seed).gauss(0, 0.05) + fresh
+
+    return score
+
+
+def test_a_small_gain_is_confirmed_on_seeds_its_parent_ran_when_the_seed_is_the_noise(
+    tmp_path: Path,
+) -> None:
+    """MOMENTUM 0.55 -> 0.56 gains 0.069, about 1.4σ of the seed noise: beyond reach of the
+    usual test on a few fresh seeds, but the seed's noise is shared by a change and its parent,
+    so on a seed its parent ran the difference is the gain itself."""
+    settings = [{"LR": "0.1"}, {"MOMENTUM": "0.55"}, {"MOMENTUM": "0.56"}]
+    repo = knob_repo(tmp_path / "r", experiments=3)
+    h = harness(repo, seed_shared)
+    search = h.search("paired", ScriptedProposer(settings))
+    search.start()
+    assert search.loop().accepted == [1, 2, 3]
+    small = search.experiments[3]
+    assert "paired on 1 seed(s) its parent ran" in small.decision.reason, small.decision.reason
+    parent_seeds = {m.seed for m in search.experiments[2].measurements}
+    assert [m.seed for m in small.measurements if m.purpose == "confirm"] == [1]
+    assert 1 in parent_seeds
+
+    # the same gain where each run's noise is its own (nothing shared): not confirmed
+    again = knob_repo(tmp_path / "q", experiments=3)
+    h2 = harness(
+        again,
+        lambda store: (
+            lambda job: seed_shared(store)(job) + random.Random(f"{job.commit}{job.seed}").gauss(0, 0.05)
+        ),
+    )
+    unpaired = h2.search("unpaired", ScriptedProposer(settings))
+    unpaired.start()
+    assert 3 not in unpaired.loop().accepted
+
+
+def test_a_change_that_does_nothing_is_never_accepted_when_the_seed_is_most_of_the_noise(
+    tmp_path: Path,
+) -> None:
+    """Noise three quarters the seed's (σ 0.05 shared by every commit on a seed, 0.03 each
+    run's own): two real gains first, so the noise of a paired difference is known, then forty
+    changes of WIDTH, which does nothing. Some pass the (paired) gate and are confirmed with
+    the paired test in play; none is accepted."""
+    settings = [{"LR": "0.1"}, {"MOMENTUM": "0.9"}] + [{"WIDTH": str(w)} for w in range(9, 49)]
+    repo = knob_repo(tmp_path / "r", experiments=len(settings))
+    h = harness(repo, lambda store: seed_shared(store, own=0.03))
+    search = h.search("noise", ScriptedProposer(settings))
+    search.start()
+    summary = search.loop()
+    assert summary.accepted == [1, 2]
+    gated = [e for e in search.experiments.values() if e.number > 2 and e.decision.gate is not None]
+    assert gated and search.pair_noise().df >= 2, (len(gated), search.pair_noise())
