@@ -191,6 +191,7 @@ class Search:
         self.judged_at: dict[str, float] = {}  # job key -> the last step of its curve already judged
         self.stops_against: dict[str, int] = {}  # parent commit -> stops the rule called against it
         self.audits: dict[str, Stop] = {}  # job key -> the stop it would have had: it runs on, as a check
+        self.audited: set[int] = set()  # experiments with a run under audit: none of their runs stops
         self.unguided: set[str] = set()  # parents whose curves an audit showed to be no guide
         self.base = ""
         self.incumbent = ""
@@ -597,6 +598,7 @@ class Search:
         exp.measurements.append(measurement)
         audit = self.audits.pop(job.key, None)
         if audit is not None:
+            self.audited.discard(exp.number)
             self._audit(exp, measurement, audit)
         exp.in_flight -= 1
         if exp.in_flight > 0:
@@ -640,11 +642,12 @@ class Search:
         base_curves = self._curves(self.base)
         if len(base_curves) < 2:
             return  # no noise to judge a curve by (or the benchmark reports none)
+        final_noise: float | None = None  # pooled over every experiment: once per tick, when needed
         for key, (job, _) in self.executor.running().items():
             exp = self.experiments.get(job.experiment)
             if job.purpose != "measure" or key in self.pruning or exp is None:
                 continue
-            if any(k.startswith(f"{self.run}/{exp.number:04d}/") for k in self.audits):
+            if exp.number in self.audited:
                 continue  # one of its runs is being audited: all of it runs to its end
             if exp.parent in self.unguided:
                 continue
@@ -656,6 +659,8 @@ class Search:
             if not curve or self.judged_at.get(key) == curve[-1][0]:
                 continue  # nothing new since the last look
             self.judged_at[key] = curve[-1][0]
+            if final_noise is None:
+                final_noise = self.noise().sigma or 0.0
             stop = should_stop(
                 curve,
                 parent,
@@ -663,7 +668,7 @@ class Search:
                 seed=job.seed,
                 direction=self.direction,
                 rule=self.prune_rule,
-                final_noise=self.noise().sigma or 0.0,
+                final_noise=final_noise,
                 min_improvement=self.config.objective.min_improvement,
             )
             if stop is None:
@@ -671,6 +676,7 @@ class Search:
             calls = self.stops_against[exp.parent] = self.stops_against.get(exp.parent, 0) + 1
             if calls % AUDIT_EVERY == 0:  # let this one finish: was the rule right?
                 self.audits[key] = stop
+                self.audited.add(exp.number)
                 self._event(
                     f"#{exp.number:04d} would be {stop.describe(self.metric)}; running it to its end "
                     f"instead (one stop in {AUDIT_EVERY} is checked)"
@@ -682,18 +688,10 @@ class Search:
         """A run the rule would have stopped has ended: if it did not end clearly behind its
         parent on that seed, the parent's curves do not predict its children's results (a
         curve measured on other data, or forged), and no run is stopped against it again."""
-        parent = next(
-            (
-                x.metrics[self.metric]
-                for x in (self.baseline if exp.parent == self.base else self._runs(exp.parent))
-                if x.seed == m.seed and x.status == "ok" and self.metric in x.metrics
-            ),
-            None,
-        )
-        if m.status != "ok" or parent is None or self.prune_rule is None:
+        parent = self._parent_by_seed(exp.parent).get(m.seed)
+        if m.status != "ok" or parent is None or self.prune_rule is None or self.metric not in m.metrics:
             return
-        sign = 1.0 if self.direction == "minimize" else -1.0
-        behind = sign * (m.metrics[self.metric] - parent)
+        behind = improvement(self.direction, m.metrics[self.metric], parent)  # how much worse it is
         clearly = 2.0 * math.sqrt(2.0) * (self.noise().sigma or 0.0) + self.config.objective.min_improvement
         if behind > clearly:
             self._event(
@@ -724,15 +722,18 @@ class Search:
 
     def _curve(self, commit: str, seed: int) -> Points:
         """The curve `commit` reported on `seed` (its base or measurement run), or ()."""
-        runs = self.baseline if commit == self.base else self._runs(commit)
-        return next((m.curve for m in runs if m.seed == seed and m.status == "ok" and m.curve), ())
+        return next(
+            (m.curve for m in self._runs(commit) if m.seed == seed and m.status == "ok" and m.curve), ()
+        )
 
     def _curves(self, commit: str) -> list[Points]:
         """Every curve `commit` reported (base, measurement and confirmation runs)."""
-        runs = self.baseline if commit == self.base else self._runs(commit)
-        return [m.curve for m in runs if m.status == "ok" and m.curve]
+        return [m.curve for m in self._runs(commit) if m.status == "ok" and m.curve]
 
     def _runs(self, commit: str) -> list[Measurement]:
+        """Every run of `commit`: the base's, or an experiment's."""
+        if commit == self.base:
+            return self.baseline
         exp = self.by_commit.get(commit)
         return exp.measurements if exp else []
 
@@ -750,10 +751,9 @@ class Search:
         )
 
     def _parent_by_seed(self, parent: str) -> dict[int, float]:
-        runs = self.baseline if parent == self.base else self._runs(parent)
         return {
             m.seed: m.metrics[self.metric]
-            for m in runs
+            for m in self._runs(parent)
             if m.status == "ok"
             and m.purpose in ("baseline", "measure", "confirm")
             and self.metric in m.metrics
@@ -978,11 +978,19 @@ class Search:
         value, delta = (_mean_or_none(own) if exp.status != "failed" else None), exp.decision.delta
         stopped = exp.decision.pruned
         parent = self.parent_values(exp.parent)
+        pairs = self._pairs(exp, ("measure",))
+        shared = mean([c for c, _ in pairs]) if pairs and exp.status != "failed" else None
+        shared_parent = mean([p for _, p in pairs]) if pairs else None
         if stopped is not None and exp.status == "discarded" and parent:
             # what the model learns of a run stopped early: its parent's mean, worse by the gap
             # it showed when it was stopped (an estimate: the run never reached its end)
             delta = stopped.value - stopped.parent
             value = mean(parent) + delta
+            by_seed = self._parent_by_seed(exp.parent)
+            seeds = range(self.config.objective.repeats)
+            if all(s in by_seed for s in seeds):
+                shared_parent = mean([by_seed[s] for s in seeds])
+                shared = shared_parent + delta
         return Outcome(
             exp.proposal,
             value,
@@ -992,6 +1000,8 @@ class Search:
             delta=delta,
             log_tail=tail,
             pruned=stopped is not None and exp.status == "discarded",
+            shared_value=shared,
+            shared_parent=shared_parent,
             infeasible=exp.status == "discarded"
             and broken_by(exp.decision.reason or "", self.config.objective.constraints) is not None,
         )

@@ -8,10 +8,13 @@ import random
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
+
 from gitresearch.execute.base import Job
 from gitresearch.finalize import finalize
 from gitresearch.ledger import Ledger
 from gitresearch.notes import ExperimentNote
+from gitresearch.propose.sweep import SweepProposer
 from gitresearch.rebuild import sync_from_git
 from gitresearch.store import Store
 from gitresearch.testing.fakeexec import Crash
@@ -220,12 +223,13 @@ def test_finalize_ablates_through_the_same_recorder(tmp_path: Path) -> None:
 
 def seed_shared(store: Store, own: float = 0.0) -> Callable[[Job], float]:
     """The quadratic with its noise (σ 0.05) set by the seed, shared by every commit on that
-    seed, plus `own` σ of noise each run draws afresh (its commit and seed hashed)."""
+    seed, plus `own` σ of noise each run draws afresh (its constants and seed hashed, so that
+    the test does not hang on commit hashes)."""
 
     def score(job: Job) -> float:
         k = constants(store, job.commit)
         loss = (k["LR"] - 0.1) ** 2 * 100 + (k["MOMENTUM"] - 0.9) ** 2 * 10
-        fresh = random.Random(f"{job.commit}/{job.seed}").gauss(0, own) if own else 0.0
+        fresh = random.Random(f"{sorted(k.items())}/{job.seed}").gauss(0, own) if own else 0.0
         return loss + random.Random(job.seed).gauss(0, 0.05) + fresh
 
     return score
@@ -254,7 +258,10 @@ def test_a_small_gain_is_confirmed_on_seeds_its_parent_ran_when_the_seed_is_the_
     h2 = harness(
         again,
         lambda store: (
-            lambda job: seed_shared(store)(job) + random.Random(f"{job.commit}{job.seed}").gauss(0, 0.05)
+            lambda job: (
+                seed_shared(store)(job)
+                + random.Random(f"{sorted(constants(store, job.commit).items())}{job.seed}").gauss(0, 0.05)
+            )
         ),
     )
     unpaired = h2.search("unpaired", ScriptedProposer(settings))
@@ -278,3 +285,24 @@ def test_a_change_that_does_nothing_is_never_accepted_when_the_seed_is_most_of_t
     assert summary.accepted == [1, 2]
     gated = [e for e in search.experiments.values() if e.number > 2 and e.decision.gate is not None]
     assert gated and search.pair_noise().df >= 2, (len(gated), search.pair_noise())
+
+
+def test_the_sweep_sees_every_experiment_on_the_seeds_they_all_share(tmp_path: Path) -> None:
+    """An accepted change has runs on more seeds than a discarded one; the model is given each
+    experiment's value on seed 0, the seed every experiment ran (and the base's on seed 0), so
+    a seed's share of the noise is the same in every point it fits."""
+    repo = knob_repo(tmp_path / "r", experiments=8)
+    h = harness(repo, seed_shared)
+    search = h.search("shared")
+    search.start()
+    search.loop()
+    proposer = search.proposer
+    assert isinstance(proposer, SweepProposer)
+    seen = [value for _, value in proposer.engine.history]
+    base = next(m.metrics["loss"] for m in search.baseline if m.seed == 0)
+    on_seed_0 = [
+        next(m.metrics["loss"] for m in e.measurements if m.seed == 0)
+        for e in sorted(search.experiments.values(), key=lambda e: e.number)
+    ]
+    assert seen == pytest.approx([base, *on_seed_0])
+    assert any(len(e.measurements) > 1 for e in search.experiments.values())  # some were confirmed

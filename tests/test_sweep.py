@@ -8,7 +8,14 @@ import pytest
 
 from gitresearch.errors import UsageError
 from gitresearch.propose.searchspace import Value, space_range
-from gitresearch.propose.sweep import GP_MAX_KNOBS, Dim, SweepEngine, gp_available, model_name
+from gitresearch.propose.sweep import (
+    DESIGN_POINTS,
+    GP_MAX_KNOBS,
+    Dim,
+    SweepEngine,
+    gp_available,
+    model_name,
+)
 
 
 def engine(initial: dict[str, Value], seed: int = 0, model: str = "tpe") -> SweepEngine:
@@ -113,6 +120,13 @@ def test_a_large_space_skips_screening_and_takes_the_gp_suggestion_whole() -> No
 
     log = drive(e, f, 12)
     assert all(not how.startswith("screening") for _, how, _ in log)
+    # first a design around the start: every knob moved a little, within a decade of 0.1
+    design = [c for c, how, _ in log if how.startswith("design point")]
+    assert (
+        len(design) == DESIGN_POINTS
+        and [how for _, how, _ in log[:DESIGN_POINTS]] == ["design point around the start"] * DESIGN_POINTS
+    )
+    assert all(0.01 <= float(v) <= 1.0 for c in design for v in c.values())
     assert max(len(c) for c, how, _ in log if how == "GP suggestion") > 3  # many knobs at once
     assert f(e.incumbent) < f(initial)
     small = engine({"A": 0.1, "B": 10}, model="gp")

@@ -122,6 +122,11 @@ class Outcome:
     log_tail: str | None = None  # the end of a failed run's log
     infeasible: bool = False  # discarded because a constraint was not met (its value is no guide)
     pruned: bool = False  # stopped early as clearly losing: `value` is its parent's mean plus the gap then
+    # Its mean on the seeds every experiment runs first (0..repeats-1), and its parent's on the
+    # same seeds: comparable across experiments where the seed sets much of the noise (None
+    # when it has no such run, or its parent none on those seeds)
+    shared_value: float | None = None
+    shared_parent: float | None = None
 
 
 class Proposer(Protocol):

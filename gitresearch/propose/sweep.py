@@ -464,10 +464,16 @@ class SweepProposer:
         if outcome.proposal.proposer != "sweep" and "knobs" not in meta:
             return
         parent = dict(meta.get("base", self.engine.incumbent))
-        if outcome.value is not None and outcome.delta is not None:
+        # The model sees every experiment on the seeds they all share (and the start on them),
+        # so that where the seed sets much of the noise, it is the same in every point it fits.
+        value = outcome.value
+        if outcome.shared_value is not None and outcome.shared_parent is not None:
+            value = outcome.shared_value
+            self.engine.observe_start(parent, outcome.shared_parent)
+        elif outcome.value is not None and outcome.delta is not None:
             self.engine.observe_start(parent, outcome.value - outcome.delta)
         # a change that broke a constraint is no guide by its objective: the model sees it fail
-        value = None if outcome.infeasible else outcome.value
+        value = None if outcome.infeasible else value
         self.engine.observe(
             dict(meta.get("knobs", {})), parent, value, outcome.accepted, str(meta.get("how", ""))
         )
