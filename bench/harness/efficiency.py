@@ -231,7 +231,13 @@ def main() -> None:
         for label, values in regrets.items():
             print(
                 f"  {label:<18} median {statistics.median(values):.4f}   mean {statistics.mean(values):.4f}"
+                f"   per seed {' '.join(f'{v:.3f}' for v in values)}"
             )
+        for model in args.models.split(","):
+            ours, theirs = regrets.get(f"sweep ({model})"), regrets.get("optuna GP")
+            if ours and theirs:
+                wins = sum(a <= b for a, b in zip(ours, theirs, strict=True))
+                print(f"  sweep ({model}) at least as good as optuna GP on {wins} of {len(ours)} seeds")
 
 
 if __name__ == "__main__":
