@@ -744,8 +744,8 @@ class Search:
 
     def pair_noise(self, but: Experiment | None = None) -> Noise:
         """The noise of a difference to the parent on the same seed (stats.paired_noise), from
-        every experiment but `but` (whose own spread the test adds: decide.py chooses between
-        the paired and the unpaired test on what was known before its runs)."""
+        every experiment but `but`: the estimate a test leans on must not come from the runs it
+        judges (the paired test adds the change's own spread separately)."""
         return paired_noise(
             [self._pairs(e, ("measure", "confirm")) for e in self.experiments.values() if e is not but]
         )
