@@ -213,10 +213,10 @@ def paired_night(
             confirmed: list[int] = []
             used_paired = False
             while isinstance(verdict, Confirm):
-                seed = next((s for s in incumbent.values if s not in run.values and pairing), None)
-                if seed is None:
+                known = next((s for s in incumbent.values if s not in run.values and pairing), None)
+                if known is None:
                     fresh_seed += 1
-                    seed = fresh_seed
+                seed = fresh_seed if known is None else known
                 draw(run, seed)
                 confirmed.append(seed)
                 verdict = decide(paired_evidence("confirm", run, confirmed, done, pairing), rule)
@@ -344,7 +344,7 @@ def paired_figures(args: argparse.Namespace) -> None:
             rng = random.Random(4)
             total = Tally()
             for _ in range(max(1, args.paired_nights // 20)):
-                t, _u = paired_night(rng, rule, args.base, 40, lambda v=rho_value: v, gain)
+                t, _u = paired_night(rng, rule, args.base, 40, partial(float, rho_value), gain)
                 total.confirmations += t.confirmations
                 total.accepts += t.accepts
                 total.fresh_runs += t.fresh_runs

@@ -4,6 +4,7 @@ every benchmark run of a search imports this module (`efficiency.render_bench`).
 from __future__ import annotations
 
 import math
+import os
 import random
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -110,4 +111,9 @@ OBJECTIVES = {o.name: o for o in (SMOOTH, SPARSE)}
 
 
 def noisy(o: Objective, x: Mapping[str, Value], seed: int) -> float:
+    """f(x) plus the seed's noise, the same for every configuration on that seed (as when the
+    seed sets the data order and the initial weights); with GITRESEARCH_BENCH_NOISE=own in the
+    environment, each configuration's own noise on each seed instead (nothing shared)."""
+    if os.environ.get("GITRESEARCH_BENCH_NOISE") == "own":
+        return o.f(x) + random.Random(f"{sorted(x.items())}/{seed}").gauss(0, NOISE)
     return o.f(x) + random.Random(seed * 7919 + 17).gauss(0, NOISE)
