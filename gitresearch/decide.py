@@ -122,9 +122,10 @@ class Evidence:
     constraints: Sequence[ConstraintEvidence] = ()
     lines_added: int = 0  # the change's diff against its parent
     lines_removed: int = 0
-    # The same runs as (own value, the parent's value on the same seed), where the parent ran
-    # that seed: the paired seeds' (`measured`), and the fresh seeds' only when every fresh seed
-    # so far was one its parent ran; with `pair_noise`, the noise of such differences.
+    # The same runs as (own value, the parent's value on the same seed), for the seeds the
+    # parent ran: the paired seeds' (`measured`) and the fresh seeds' (`confirmed`); a test is
+    # paired only when every one of its runs has its pair. `pair_noise`: the noise of such
+    # differences.
     gate_pairs: Sequence[Pair] = ()
     pairs: Sequence[Pair] = ()
     pair_noise: Noise = NO_NOISE

@@ -815,7 +815,7 @@ class Search:
                 room_to_reapply=self.committed < self.config.budget.experiments and not self.stop_reason,
                 constraints=self._constraint_evidence(exp),
                 gate_pairs=self._pairs(exp, ("measure",)),
-                pairs=self._fresh_pairs(exp),
+                pairs=self._pairs(exp, ("confirm",)),
                 pair_noise=self.pair_noise(but=exp),
                 **self._line_changes(exp),
             ),
@@ -849,11 +849,6 @@ class Search:
             self.recorder.incumbent(exp.commit)
         elif isinstance(verdict, Reapply):
             self._reapply(exp, verdict.test)
-
-    def _fresh_pairs(self, exp: Experiment) -> list[Pair]:
-        """The confirmation runs paired with the parent's, when every one of them has its pair."""
-        pairs = self._pairs(exp, ("confirm",))
-        return pairs if len(pairs) == len(exp.values(self.metric, ("confirm",))) else []
 
     def _line_changes(self, exp: Experiment) -> dict[str, int]:
         """The lines the change adds and removes (for [search] simplicity), read from git once."""

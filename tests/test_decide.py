@@ -242,6 +242,8 @@ ROWS = [
         paired([2.0, 2.0, 2.0], [(2.0, 2.0)], pair_noise=Noise(0.0, 10)), Discard, "no change"),
     Row("paired: a fresh seed its parent never ran makes the look unpaired",
         replace(paired([2.0, 2.0, 2.0], [(1.95, 2.0)]), pairs=()), Discard, "within the noise"),
+    Row("paired: one fresh seed of two its parent never ran makes the look unpaired",
+        replace(paired([2.0, 2.0, 2.0], [(1.95, 2.0)]), confirmed=[1.95, 1.95]), Discard, "within the noise"),
     Row("paired: where pairing is no sharper, the unpaired test decides",
         paired([2.0, 2.0, 2.0], [(1.95, 2.0)], pair_noise=Noise(2.0, 1)), Discard, "within the noise"),
     Row("paired: min_improvement still bars a small gain",

@@ -168,7 +168,7 @@ def paired_evidence(phase: str, run: Run, confirmed: list[int], done: list[Run],
         confirmed=[run.values[s] for s in confirmed],
         noise=pooled_noise([list(r.values.values()) for r in [*done, run]]),
         gate_pairs=pairs_of(run, [0]) if pairing else [],
-        pairs=fresh if len(fresh) == len(confirmed) and pairing else [],
+        pairs=fresh if pairing else [],
         pair_noise=paired_noise([pairs_of(r, list(r.values)) for r in done]) if pairing else Noise(0.0, 0),
     )
 
