@@ -81,6 +81,9 @@ CONFIRM_SEED_BASE = 100_000  # seeds nobody ran: CONFIRM_SEED_BASE + 100 * exper
 MAX_CONSECUTIVE_REJECTIONS = 25
 NO_EFFECT_WARNING = 4  # experiments in a row equal to their parent before the console says so
 MAX_HYPOTHESIS = 300  # characters kept of a proposal's hypothesis (a commit subject)
+# experiments measured after the best held gate pass, none better, before it is confirmed anyway
+# (held only where the proposer defers confirmation: the sweep's model, its suggestions whole)
+HOLD_PATIENCE = 8
 AUDIT_EVERY = 8  # every 8th stop the rule calls against one parent runs to its end instead, as a check
 MAX_RATIONALE = 20_000
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
@@ -92,7 +95,7 @@ def clean_text(text: str, limit: int) -> str:
     return cleaned if len(cleaned) <= limit else cleaned[: limit - 1] + "…"
 
 
-Phase = Literal["measure", "confirm", "done"]
+Phase = Literal["measure", "held", "confirm", "done"]
 
 
 @dataclass
@@ -202,6 +205,7 @@ class Search:
         self.waiting = False  # the proposer is still thinking (NOT_READY)
         self._warmed = 0.0
         self.queue: deque[Job] = deque()
+        self.held: list[int] = []  # gate passes waiting for a better one before one is confirmed
         self.started = time.time()
         self.deadline = self.started + config.budget.wall_clock
         self.committed = 0
@@ -298,11 +302,15 @@ class Search:
         )
 
     def _requeue(self, exp: Experiment) -> None:
+        confirmed = any(m.purpose == "confirm" for m in exp.measurements)
+        if exp.status == "measured" and not confirmed and self._may_hold(exp):
+            self._hold(exp)  # held when it stopped: held again
+            return
         done = {(m.purpose, m.seed) for m in exp.measurements}
         wanted: list[tuple[Purpose, int]] = [("measure", s) for s in range(self.config.objective.repeats)]
-        if any(m.purpose == "confirm" for m in exp.measurements) or exp.status == "measured":
+        if confirmed or exp.status == "measured":
             exp.phase = "confirm"
-            if not any(m.purpose == "confirm" for m in exp.measurements):
+            if not confirmed:
                 wanted.append(("confirm", self._confirm_seed(exp)))
             # with fresh runs in, the rule says whether one more is needed (_phase_complete)
         todo = [(p, s) for p, s in wanted if (p, s) not in done]
@@ -403,18 +411,21 @@ class Search:
         return self._baseline_done()
 
     def _finalize_reserve(self) -> float:
-        """Seconds the leave-one-out ablation of the accepted changes would take on all slots."""
+        """Seconds the leave-one-out ablation of the accepted changes would take on all slots,
+        and before it the confirmation of a held gate pass, one fresh seed after another."""
         accepted = sum(e.status == "accepted" for e in self.experiments.values())
-        if accepted < 2:
-            return 0.0
         seconds = sorted(
             m.seconds for e in self.experiments.values() for m in e.measurements if m.status == "ok"
         )
         if not seconds:
             return 0.0
+        run = seconds[len(seconds) // 2]
+        confirming = self.config.search.confirm_runs * run if self.held else 0.0
+        if accepted < 2:
+            return confirming
         runs = accepted * max(2, self.config.objective.repeats + self.config.search.confirm_runs)
         waves = -(-runs // max(1, len(self.executor.slots)))
-        return waves * seconds[len(seconds) // 2]
+        return confirming + waves * run
 
     def _warm(self) -> None:
         """Let a slow proposer think ahead while benchmarks (or the base) run."""
@@ -430,13 +441,14 @@ class Search:
 
     def _fill(self) -> None:
         self.waiting = False
+        self._release_held(ending=False)
         while self.executor.free_slots() > 0 and not self.interrupted:
             if self.queue:
                 self._submit(self.queue.popleft())
             elif self._may_propose():
                 if not self._new_experiment():
                     return
-            else:
+            elif not self._release_held(ending=True):
                 return
 
     def _submit(self, job: Job) -> None:
@@ -529,7 +541,8 @@ class Search:
             return False
         changes = {c.path: c.patched.encode("utf-8") for c in verdict.changes}
         tree = self.store.write_tree(proposal.parent, changes)
-        if tree in self.trees:
+        # the same code as the experiment it re-applies is still a new comparison: a new parent
+        if tree in self.trees and (reapplied_from is None or self.trees[tree] != reapplied_from):
             of = self.trees[tree]
             self.recorder.duplicate(
                 number,
@@ -841,12 +854,16 @@ class Search:
             self._decide(exp, "discarded", verdict.reason, verdict.test)
         elif isinstance(verdict, Confirm) and exp.phase == "confirm":
             self._confirm_more(exp, verdict.test)
+        elif isinstance(verdict, Confirm) and self._may_hold(exp):
+            exp.decision = replace(exp.decision, gate=_test_record(verdict.test))
+            self._hold(exp)
         elif isinstance(verdict, Confirm):
             self._confirm(exp, verdict.test)
         elif isinstance(verdict, Accept):
             self._decide(exp, "accepted", verdict.test.reason, verdict.test)
             self.incumbent = exp.commit
             self.recorder.incumbent(exp.commit)
+            self._drop_held(exp)
         elif isinstance(verdict, Reapply):
             self._reapply(exp, verdict.test)
 
@@ -875,14 +892,79 @@ class Search:
             )
         return out
 
-    def _confirm(self, exp: Experiment, gate: Test) -> None:
+    # -- holding gate passes --------------------------------------------------------------
+    # A proposer whose suggestions are whole configurations (the sweep's model) learns from a
+    # gate pass at once and does not build on it; confirming each one would spend fresh-seed
+    # runs on steps the next suggestion often beats. So a gate pass is held, and only the best
+    # held one (by its gate improvement over the same incumbent, on the same seeds) is
+    # confirmed: once HOLD_PATIENCE experiments decided after it found none better, or when no
+    # more experiments will be proposed. The confirmation is the usual one, on fresh seeds.
+
+    def _may_hold(self, exp: Experiment) -> bool:
+        return self.proposer.defers_confirmation and exp.parent == self.incumbent
+
+    def _hold(self, exp: Experiment) -> None:
+        exp.phase = "held"
+        exp.status = "measured"
+        exp.in_flight = 0
+        self.held.append(exp.number)
+        self.recorder.changed(self._note(exp), exp.commit, "measured")
+        self.proposer.observe(replace(self._outcome(exp), held=True))
+        gate = exp.decision.gate
+        shown = f" ({better_or_worse(gate.improvement)})" if gate is not None else ""
+        self._event(
+            f"#{exp.number:04d} passes the gate{shown}; held: the best gate pass is confirmed once "
+            f"{HOLD_PATIENCE} more experiments find none better, or when the search ends"
+        )
+
+    def _release_held(self, ending: bool) -> bool:
+        """Start confirming the best held gate pass when its time has come; True if it did."""
+        if not self.held or any(e.phase == "confirm" for e in self.experiments.values()):
+            return False  # one confirmation at a time: its verdict may settle the others
+        best = self.experiments[max(self.held, key=self._held_gain)]
+        if ending:  # the best of them all: wait for the measurements still running
+            ready = not any(e.phase == "measure" for e in self.experiments.values())
+        else:
+            after = [e for e in self.experiments.values() if e.number > best.number]
+            ready = sum(e.phase in ("held", "done") for e in after) >= HOLD_PATIENCE
+        if not ready:
+            return False
+        self.held.remove(best.number)
+        self._confirm(best)
+        return True
+
+    def _held_gain(self, number: int) -> float:
+        gate = self.experiments[number].decision.gate
+        return gate.improvement if gate is not None else -math.inf
+
+    def _drop_held(self, winner: Experiment) -> None:
+        """A held gate pass against the incumbent before `winner` no longer applies as it is."""
+        for number in list(self.held):
+            exp = self.experiments[number]
+            if exp.parent == self.incumbent:
+                continue
+            self.held.remove(number)
+            if self._held_gain(number) > self._held_gain(winner.number):
+                self._reapply(exp, None)  # it measured better on the gate: try it on the new incumbent
+            else:
+                self._decide(
+                    exp,
+                    "discarded",
+                    f"it passed the gate; #{winner.number}, better on the same seeds, was confirmed instead",
+                    None,
+                )
+
+    def _confirm(self, exp: Experiment, gate: Test | None = None) -> None:
         exp.phase = "confirm"
         exp.status = "measured"
-        exp.decision = replace(exp.decision, gate=_test_record(gate))
+        if gate is not None:
+            exp.decision = replace(exp.decision, gate=_test_record(gate))
         self.recorder.changed(self._note(exp), exp.commit, "measured")
         self._queue_confirmation(exp)
+        passed = exp.decision.gate
+        shown = f" ({better_or_worse(passed.improvement)})" if passed is not None else ""
         self._event(
-            f"#{exp.number:04d} passes the gate ({better_or_worse(gate.improvement)}); confirming on "
+            f"#{exp.number:04d} passes the gate{shown}; confirming on "
             f"fresh seeds, one at a time (at most {self.config.search.confirm_runs})"
         )
 
@@ -917,7 +999,7 @@ class Search:
             i += 1
         return CONFIRM_SEED_BASE + 100 * exp.number + i
 
-    def _reapply(self, exp: Experiment, test: Test) -> None:
+    def _reapply(self, exp: Experiment, test: Test | None) -> None:
         rebased = self.proposer.rebase(exp.proposal, self._context(self.incumbent))
         if rebased is None:
             self._decide(

@@ -175,6 +175,7 @@ class Usage:
 
 class LLMProposer:
     name = "llm"
+    defers_confirmation = False  # each idea builds on the incumbent
 
     def __init__(
         self,

@@ -127,6 +127,9 @@ class Outcome:
     # when it has no such run, or its parent none on those seeds)
     shared_value: float | None = None
     shared_parent: float | None = None
+    # It passed the gate and waits, held, while the search looks for a better one (only a
+    # proposer that `defers_confirmation` is told this); its decided outcome follows later.
+    held: bool = False
 
 
 class Proposer(Protocol):
@@ -135,6 +138,13 @@ class Proposer(Protocol):
     @property
     def stopped(self) -> str:
         """Why it has no more ideas, once `propose` returned None ("" when it never said)."""
+        ...
+
+    @property
+    def defers_confirmation(self) -> bool:
+        """True when its proposals do not build on the incumbent (whole configurations): a
+        gate pass may then wait until the best of several is confirmed, and `observe` hears
+        of a held experiment twice, held (`Outcome.held`) and decided."""
         ...
 
     def propose(self, ctx: Context) -> Proposal | NotReady | None:

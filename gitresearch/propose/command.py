@@ -161,6 +161,7 @@ class CommandProposer:
     """Runs `[agent] command` once per idea and proposes the diff it leaves."""
 
     name = "command"
+    defers_confirmation = False  # each idea builds on the incumbent
 
     def __init__(
         self,

@@ -21,6 +21,7 @@ from gitresearch.propose.sweep import SweepProposer
 
 class HybridProposer:
     name = "hybrid"
+    defers_confirmation = False  # the agent's ideas build on the incumbent
 
     def __init__(self, agent: LLMProposer | CommandProposer, sweep: SweepProposer | None) -> None:
         self.agent = agent

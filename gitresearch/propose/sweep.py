@@ -363,12 +363,19 @@ class SweepEngine:
         accepted: bool,
         how: str,
     ) -> None:
+        self.record(changes, base, value)
+        if accepted:
+            self.accept(changes, how)
+
+    def record(self, changes: Mapping[str, Value], base: Mapping[str, Value], value: float | None) -> None:
+        """A measured assignment (None: it failed) joins the model's history."""
         assignment = {**base, **changes}
         self._release(self._key(assignment))
         self.history.append((assignment, value))
         self._add_trial(assignment, value)
-        if not accepted:
-            return
+
+    def accept(self, changes: Mapping[str, Value], how: str) -> None:
+        """The changes are the new incumbent (their value is already recorded)."""
         self.incumbent.update(changes)
         self.seen.add(self._key(self.incumbent))
         if how.startswith("screening: step") and len(changes) == 1:
@@ -405,6 +412,13 @@ class SweepProposer:
             dims_from_knobs(knobs), {k.label: k.value for k in knobs}, direction, seed, model
         )
         self.paths = {k.label: k.path for k in knobs}
+        self.held: set[int] = set()  # experiments it has learnt from while they wait, held
+
+    @property
+    def defers_confirmation(self) -> bool:
+        """The model's suggestions are taken whole (no screening): what it proposes next does
+        not depend on the incumbent, so only the best of several gate passes need be confirmed."""
+        return not self.engine.screened
 
     @property
     def size(self) -> int:
@@ -476,9 +490,15 @@ class SweepProposer:
             self.engine.observe_start(parent, outcome.value - outcome.delta)
         # a change that broke a constraint is no guide by its objective: the model sees it fail
         value = None if outcome.infeasible else value
-        self.engine.observe(
-            dict(meta.get("knobs", {})), parent, value, outcome.accepted, str(meta.get("how", ""))
-        )
+        changes, how = dict(meta.get("knobs", {})), str(meta.get("how", ""))
+        if outcome.number in self.held:  # learnt from when it was held; only the verdict is new
+            self.held.discard(outcome.number)
+            if outcome.accepted:
+                self.engine.accept(changes, how)
+            return
+        if outcome.held:
+            self.held.add(outcome.number)
+        self.engine.observe(changes, parent, value, outcome.accepted, how)
 
     def rejected(self, proposal: Proposal, violations: Sequence[Violation]) -> None:
         del proposal, violations  # literal edits inside regions are always legal; nothing to learn

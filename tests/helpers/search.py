@@ -132,7 +132,8 @@ class ScriptedProposer:
     name = "scripted"
     stopped = ""
 
-    def __init__(self, settings: Sequence[Mapping[str, str]]) -> None:
+    def __init__(self, settings: Sequence[Mapping[str, str]], defers: bool = False) -> None:
+        self.defers_confirmation = defers  # whole settings: a gate pass may be held
         self.todo = list(settings)
         self.outcomes: list[Outcome] = []
 
