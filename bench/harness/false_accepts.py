@@ -6,8 +6,10 @@ Runs `gitresearch start` `--runs` times on a benchmark whose metric is fresh Gau
 false accepts per run and the fraction of runs with at least one, with a 95% interval;
 `--seeded` makes the noise a function of the seed instead (the paired-seed case); `--mixed`
 makes 80% of its variance the seed's, shared by every commit on that seed, and the rest each
-run's own (where the paired test decides: the paired test's home ground).
-Run: `python bench/harness/false_accepts.py [--runs 40] [--experiments 40] [--seeded | --mixed]`.
+run's own (where the paired test decides: the paired test's home ground). `--wide` gives the
+benchmark 12 knobs instead of 4: the sweep then uses its Gaussian process on whole
+suggestions, and holds gate passes so that only the best is confirmed (docs/deciding.md).
+Run: `python bench/harness/false_accepts.py [--runs 40] [--experiments 40] [--seeded | --mixed] [--wide]`.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ LR = 0.01
 MOMENTUM = 0.5
 WIDTH = 8
 USE_NORM = False
-rng = random.Random(int(os.environ["GITRESEARCH_SEED"]) * 7919 + {salt})
+{wide}rng = random.Random(int(os.environ["GITRESEARCH_SEED"]) * 7919 + {salt})
 own = random.SystemRandom()
 print(f"loss: {{{value}:.6f}}")
 """
@@ -53,8 +55,9 @@ jobs = 2
 
 [[allow]]
 path = "bench.py"
-regions = ["LR", "MOMENTUM", "WIDTH", "USE_NORM"]
+regions = ["LR", "MOMENTUM", "WIDTH", "USE_NORM"{wide}]
 """
+WIDE = [f"K{i}" for i in range(8)]  # 8 more knobs: 12, beyond the sweep's screening
 
 
 def git(root: Path, *args: str) -> None:
@@ -79,6 +82,7 @@ def main() -> None:
     kinds = parser.add_mutually_exclusive_group()
     kinds.add_argument("--seeded", action="store_true", help="noise as a function of the seed")
     kinds.add_argument("--mixed", action="store_true", help="80%% of the noise the seed's, 20%% each run's")
+    parser.add_argument("--wide", action="store_true", help="12 knobs: the sweep's GP, gate passes held")
     args = parser.parse_args()
     accepts: list[int] = []
     start = time.time()
@@ -86,11 +90,16 @@ def main() -> None:
         with tempfile.TemporaryDirectory() as tmp:
             repo = Path(tmp)
             value = SEEDED if args.seeded else MIXED if args.mixed else FRESH
-            bench = BENCH.format(salt=i, value=value)
+            extra = "".join(f"{k} = {0.1 * (j + 1)}\n" for j, k in enumerate(WIDE)) if args.wide else ""
+            bench = BENCH.format(salt=i, value=value, wide=extra)
             (repo / "bench.py").write_text(bench)
             (repo / "boundaries.toml").write_text(
                 CONFIG.format(
-                    python=sys.executable, baseline=args.baseline, seed=i, experiments=args.experiments
+                    python=sys.executable,
+                    baseline=args.baseline,
+                    seed=i,
+                    experiments=args.experiments,
+                    wide="".join(f', "{k}"' for k in WIDE) if args.wide else "",
                 )
             )
             git(repo, "init", "-q")
@@ -113,16 +122,20 @@ def main() -> None:
             paired = db.execute(
                 "SELECT COUNT(*) FROM experiments WHERE decision LIKE '%paired on%'"
             ).fetchone()[0]
+            confirmed = db.execute(
+                "SELECT COUNT(DISTINCT number) FROM measurements WHERE purpose='confirm'"
+            ).fetchone()[0]
             db.close()
             accepts.append(int(n))
             print(
                 f"run {i + 1}/{args.runs}: {n} false accept(s), {gates} passed the gate, "
-                f"{paired} judged by the paired test at last",
+                f"{confirmed} confirmed, {paired} judged by the paired test at last",
                 flush=True,
             )
     runs_with = sum(1 for a in accepts if a)
     lo, hi = wilson(runs_with, len(accepts))
     kind = "seeded" if args.seeded else "mixed (80% the seed's)" if args.mixed else "fresh"
+    kind += ", 12 knobs (GP, held gate passes)" if args.wide else ""
     print(
         f"{kind} noise, {args.experiments} experiments, {args.baseline} base runs, at most 3 fresh seeds per confirmation: "
         f"{sum(accepts)} false accept(s) in {len(accepts)} runs; runs with one: {runs_with / len(accepts):.1%} "
