@@ -14,7 +14,7 @@ Objectives:
 - `smooth`: 9 knobs, 6 matter, a learning rate whose best value moves with the batch size;
 - `sparse`: 24 knobs, 5 matter (two of them interacting), 19 that do nothing.
 
-Run: `python bench/harness/efficiency.py [--experiments 30] [--seeds 3] [--objectives smooth,sparse]`
+Run: `python bench/harness/efficiency.py [--experiments 30] [--seeds 3] [--first-seed 0] [--objectives smooth,sparse] [--samplers gp]`
 Optuna's GPSampler is included when torch and scipy are installed (`pip install scipy`),
 CMA-ES when cmaes is (`pip install cmaes`).
 """
@@ -179,6 +179,9 @@ def run_optuna(o: Objective, runs: int, seed: int, sampler: optuna.samplers.Base
     return o.f(study.best_trial.user_attrs["x"]) - o.f(o.best)
 
 
+SAMPLER_NAMES = {"gp": "optuna GP", "tpe": "optuna TPE", "cmaes": "optuna CMA-ES", "random": "random"}
+
+
 def samplers(seed: int) -> dict[str, optuna.samplers.BaseSampler]:
     found: dict[str, optuna.samplers.BaseSampler] = {
         "optuna TPE": optuna.samplers.TPESampler(seed=seed),
@@ -195,9 +198,17 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--experiments", type=int, default=30, help="the sweep's experiment budget")
     parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument(
+        "--first-seed", type=int, default=0, help="seeds first-seed .. first-seed + seeds - 1"
+    )
     parser.add_argument("--objectives", default="smooth,sparse")
     parser.add_argument("--models", default="tpe,gp", help="the sweep's [search] model values to compare")
     parser.add_argument("--sweep-only", action="store_true", help="leave the Optuna samplers out")
+    parser.add_argument(
+        "--samplers",
+        default="",
+        help="only these of Optuna's samplers, comma-separated (gp,tpe,cmaes,random; default: all installed)",
+    )
     parser.add_argument(
         "--jobs", type=int, default=1, help="the sweep's slots (1: sequential, as the Optuna samplers run)"
     )
@@ -208,7 +219,7 @@ def main() -> None:
         o = OBJECTIVES[name]
         regrets: dict[str, list[float]] = {}
         all_runs: list[int] = []
-        for seed in range(args.seeds):
+        for seed in range(args.first_seed, args.first_seed + args.seeds):
             runs_this_seed = []
             for model in args.models.split(","):
                 regret, runs, seconds, measured = run_sweep(o, args.experiments, seed, model, args.jobs)
@@ -221,7 +232,10 @@ def main() -> None:
                 )
             runs = round(statistics.mean(runs_this_seed))
             all_runs.append(runs)
+            wanted = {SAMPLER_NAMES[s] for s in args.samplers.split(",") if s} if args.samplers else None
             for label, sampler in ({} if args.sweep_only else samplers(seed)).items():
+                if wanted is not None and label not in wanted:
+                    continue
                 regrets.setdefault(label, []).append(run_optuna(o, runs, seed, sampler))
         print(
             f"{name}: {len(o.initial)} knobs, f(initial) - f* = {o.f(o.initial) - o.f(o.best):.3f}; "
