@@ -292,6 +292,7 @@ class Search:
             if exp.status == "cancelled":  # stopped in flight: it runs again from where it was
                 exp.status = "committed"
                 self.recorder.changed(self._note(exp), exp.commit, "committed")
+            self._recall_stops(exp)
             if exp.status in ("accepted", "discarded", "failed"):
                 exp.phase = "done"
                 self.proposer.observe(self._outcome(exp))
@@ -300,6 +301,15 @@ class Search:
         self._event(
             f"resumed run {self.run}: {self.committed} experiment(s) so far, {len(self.queue)} run(s) to redo"
         )
+
+    def _recall_stops(self, exp: Experiment) -> None:
+        """What early stopping had learnt of `exp`'s parent before the run stopped: how often
+        the rule called a stop against it (so every AUDIT_EVERY-th is still checked), and
+        whether an audit showed its curves to be no guide."""
+        if exp.decision.pruned is not None or exp.decision.audit is not None:
+            self.stops_against[exp.parent] = self.stops_against.get(exp.parent, 0) + 1
+        if exp.decision.audit == "wrong":
+            self.unguided.add(exp.parent)
 
     def _requeue(self, exp: Experiment) -> None:
         confirmed = any(m.purpose == "confirm" for m in exp.measurements)
@@ -706,7 +716,11 @@ class Search:
             return
         behind = improvement(self.direction, m.metrics[self.metric], parent)  # how much worse it is
         clearly = 2.0 * math.sqrt(2.0) * (self.noise().sigma or 0.0) + self.config.objective.min_improvement
-        if behind > clearly:
+        right = behind > clearly
+        # kept in its note, so that a resumed run knows which parents' curves are no guide
+        exp.decision = replace(exp.decision, audit="right" if right else "wrong")
+        self.recorder.changed(self._note(exp), exp.commit)
+        if right:
             self._event(
                 f"#{exp.number:04d} ended {behind:.4g} behind its parent on seed {m.seed}: "
                 "the early stop it escaped was right"

@@ -289,6 +289,9 @@ class Decision:
     reapplied_from: int | None = None
     reapplied_as: int | None = None
     pruned: Pruned | None = None
+    # a run the early-stopping rule would have stopped ran to its end as a check: "right" (it
+    # ended clearly behind its parent) or "wrong" (it did not: its parent's curves are no guide)
+    audit: str | None = None
 
     def to_json(self) -> Json:
         return _drop_none(
@@ -303,6 +306,7 @@ class Decision:
                 "reapplied_from": self.reapplied_from,
                 "reapplied_as": self.reapplied_as,
                 "pruned": self.pruned.to_json() if self.pruned else None,
+                "audit": self.audit,
             }
         )
 
@@ -321,6 +325,7 @@ class Decision:
             reapplied_from=_int(d, "reapplied_from") if _num(d, "reapplied_from") is not None else None,
             reapplied_as=_int(d, "reapplied_as") if _num(d, "reapplied_as") is not None else None,
             pruned=Pruned.from_json(d.get("pruned")),
+            audit=_opt_str(d, "audit"),
         )
 
 

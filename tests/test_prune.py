@@ -450,3 +450,53 @@ def test_a_forged_parent_curve_is_caught_by_the_audit_and_stops_nothing_after(
     # ...and never again: every later change ran to its end
     assert all(c.decision.pruned is None and c.measurements[0].status == "ok" for c in children[2:])
     assert first.commit in search.unguided
+
+
+def test_a_parent_found_no_guide_stays_so_after_resume(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The forged curve again, but the run is stopped right after the audit that caught it: the
+    resumed run reads the audit's verdict from the notes and stops nothing against that parent
+    (without it, the forgery would stop the next changes again)."""
+    monkeypatch.setattr("gitresearch.loop.AUDIT_EVERY", 2)
+    repo = knob_repo(tmp_path / "r", experiments=9, jobs=1)
+
+    def forged(store: Store) -> Callable[[Job], Points]:
+        honest = curves(store)
+
+        def curve(job: Job) -> Points:
+            true = honest(job)
+            k = constants(store, job.commit)
+            if k["LR"] == 0.1 and k["WIDTH"] == 8:
+                return tuple((s, v - 3.0) for s, v in true[:-1]) + true[-1:]
+            return true
+
+        return curve
+
+    h = harness(repo, final_value, slots=1, seconds=SECONDS, curve=forged)
+    search = h.search("forged", ScriptedProposer([{"LR": "0.1"}, *({"WIDTH": str(w)} for w in range(9, 13))]))
+
+    def stop_once_caught(s: object) -> None:
+        del s
+        if search.unguided:
+            search.interrupted = 1
+
+    search.on_tick = stop_once_caught
+    search.start()
+    assert search.loop().interrupted
+    first = search.experiments[1]
+    assert first.status == "accepted" and first.commit in search.unguided
+    audited = [e for e in search.experiments.values() if e.decision.audit is not None]
+    assert [e.decision.audit for e in audited] == ["wrong"]
+
+    again = harness(repo, final_value, slots=1, seconds=SECONDS, curve=forged)
+    again.ws.ledger = h.ws.ledger
+    widths = [{"WIDTH": str(w)} for w in range(20, 24)]
+    resumed = again.search("forged", ScriptedProposer(widths))
+    resumed.resume()
+    assert first.commit in resumed.unguided
+    assert resumed.stops_against.get(first.commit, 0) >= 2
+    resumed.loop()
+    later = [e for e in resumed.experiments.values() if e.number > max(search.experiments)]
+    assert len(later) == 4 and all(e.decision.pruned is None for e in later)
+    assert all(m.status == "ok" for e in later for m in e.measurements)
