@@ -250,6 +250,15 @@ def plot(d: RunSummary, path: Path) -> None:
         import matplotlib.pyplot as plt
     except ImportError:
         raise UsageError("--plot needs matplotlib: pip install 'gitresearch[plot]'") from None
+    fig, ax = progress_axes(d, plt)
+    _save(fig, ax, path, plt)
+    if d.tradeoffs:
+        _plot_front(d, path.with_name(f"{path.stem}-front{path.suffix}"), plt)
+
+
+def progress_axes(d: RunSummary, plt: Any) -> tuple[Any, Any]:
+    """The progress chart's figure and axes: each experiment's mean (a stopped one where it
+    was heading), the running best and the base."""
     points = sorted((e for e in d.measured if e.mean is not None), key=lambda e: e.number)
     fig, ax = plt.subplots(figsize=(9, 4.5), dpi=110)
     colors = {"accepted": "tab:green", "discarded": "tab:gray", "failed": "tab:red"}
@@ -258,6 +267,17 @@ def plot(d: RunSummary, path: Path) -> None:
         ys = [float(e.mean) for e in points if e.status == status and e.mean is not None]
         if xs:
             ax.scatter(xs, ys, s=22, color=color, label=status, zorder=3)
+    stopped = [e for e in d.experiments if e.stopped_estimate is not None]
+    if stopped:  # never reached its end: hollow, where its gap when stopped says it was heading
+        ax.scatter(
+            [e.number for e in stopped],
+            [float(e.stopped_estimate or 0.0) for e in stopped],
+            s=22,
+            facecolors="none",
+            edgecolors="tab:gray",
+            label="stopped early (estimate)",
+            zorder=3,
+        )
     best_x: list[float] = [0.0]
     best_y: list[Any] = [d.base_mean]
     current = d.base_mean
@@ -272,9 +292,7 @@ def plot(d: RunSummary, path: Path) -> None:
     ax.set_xlabel("experiment")
     ax.set_ylabel(d.metric)
     ax.set_title(f"gitresearch run {d.run}: {d.direction} {d.metric}")
-    _save(fig, ax, path, plt)
-    if d.tradeoffs:
-        _plot_front(d, path.with_name(f"{path.stem}-front{path.suffix}"), plt)
+    return fig, ax
 
 
 def _plot_front(d: RunSummary, path: Path, plt: Any) -> None:

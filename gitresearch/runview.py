@@ -51,6 +51,9 @@ class ExperimentSummary:
     recorded: dict[str, float] = field(default_factory=dict)  # means of the trade-off metrics
     on_front: bool = False  # on the Pareto front of the objective and the trade-offs
     stopped_at: tuple[float, float] | None = None  # stopped early: (step, its parent's last step)
+    # stopped early, an estimate of where it would have ended: its parent's mean plus the gap it
+    # showed against its parent when it was stopped (what the proposers learn too)
+    stopped_estimate: float | None = None
 
     @property
     def measured(self) -> bool:
@@ -200,10 +203,15 @@ def load_run(store: Store, ledger: Ledger, run: str) -> RunSummary:
         base_metric = values(by_number.get(0, []), name, ("baseline",))
         if base_metric:
             summary.base_recorded[name] = mean(base_metric)
+    means: dict[str, float] = {refs.base: base_mean} if base_mean is not None else {}
     for exp in ledger.experiments(run):
         ms = [m for m in by_number.get(exp.number, []) if m.purpose in ("measure", "confirm")]
         own = values(ms, metric)
         m_ = mean(own) if own else None
+        if exp.commit is not None and m_ is not None:
+            means[exp.commit] = m_
+        stop = exp.decision.pruned if exp.status == "discarded" else None
+        parent_mean = means.get(exp.parent or refs.base)
         summary.experiments.append(
             ExperimentSummary(
                 number=exp.number,
@@ -221,9 +229,10 @@ def load_run(store: Store, ledger: Ledger, run: str) -> RunSummary:
                 parent=exp.parent,
                 finished=exp.updated,
                 recorded={name: mean(vs) for name, _ in summary.tradeoffs if (vs := values(ms, name))},
-                stopped_at=(
-                    (exp.decision.pruned.step, exp.decision.pruned.last_step)
-                    if exp.decision.pruned is not None and exp.status == "discarded"
+                stopped_at=(stop.step, stop.last_step) if stop is not None else None,
+                stopped_estimate=(
+                    parent_mean + stop.value - stop.parent
+                    if stop is not None and parent_mean is not None
                     else None
                 ),
             )

@@ -367,6 +367,28 @@ def test_start_stops_losers_early_and_every_reader_shows_it(tmp_path: Path) -> N
     drawn = "\n".join(curve_chart(info.curves, 60, 10, "loss"))
     assert "•" in drawn and "·" in drawn and "step 10" in drawn and "parent s0" in drawn
     assert info.decision["pruned"]["setting"] == "conservative"
+    # the progress chart plots them too, hollow, at their parent's mean plus the gap when stopped
+    means = {e.commit: e.mean for e in view.experiments} | {view.base: view.base_mean}
+    for e in stopped:
+        pruned = info.decision["pruned"] if e.number == stopped[0].number else None
+        assert e.stopped_estimate is not None and e.parent is not None
+        if pruned is not None:
+            parent_mean = means[e.parent]
+            assert parent_mean is not None
+            assert e.stopped_estimate == pytest.approx(parent_mean + pruned["value"] - pruned["parent"])
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from gitresearch.report import progress_axes
+
+    fig, ax = progress_axes(view, plt)
+    hollow = next(c for c in ax.collections if c.get_label() == "stopped early (estimate)")
+    assert [tuple(p) for p in hollow.get_offsets()] == pytest.approx(
+        [(e.number, e.stopped_estimate) for e in stopped]
+    )
+    plt.close(fig)
 
 
 def test_a_benchmark_without_a_curve_is_never_stopped(tmp_path: Path) -> None:
