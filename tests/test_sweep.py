@@ -15,6 +15,7 @@ from gitresearch.propose.sweep import (
     SweepEngine,
     gp_available,
     model_name,
+    warped,
 )
 
 
@@ -141,3 +142,41 @@ def test_the_model_learns_the_starting_point_once() -> None:
     e.observe_start({"A": 0.1, "B": 10}, 9.9)  # only once
     assert e.history == [({"A": 0.1, "B": 10}, 2.5)]
     assert len(e.study.trials) == 1 and e.study.trials[0].value == 2.5
+
+
+def test_warped_values_keep_their_order_and_bring_the_outliers_in() -> None:
+    if not gp_available():
+        pytest.skip("the warping comes with the Gaussian process (scipy)")
+    # a search's values: most near the best, a few awful (a learning rate 100x off)
+    values: list[float | None] = [0.31, 0.30, 0.32, 0.35, 0.29, 12.0, 0.40, 7.5, None, float("nan"), 0.295]
+    out = warped(values, "minimize")
+    assert out[8] is None and out[9] is None  # failures stay failures
+    pairs = [(v, w) for v, w in zip(values, out, strict=True) if v is not None and w is not None]
+    assert sorted(pairs, key=lambda p: p[0]) == sorted(pairs, key=lambda p: p[1])  # the same order
+
+    def share(xs: list[float]) -> float:  # the gap between the two best, as a share of the range
+        best = sorted(xs)
+        return (best[1] - best[0]) / (best[-1] - best[0])
+
+    raw = [v for v, _ in pairs]
+    assert share([w for _, w in pairs]) > 5 * share(raw)  # near the best, differences stand out
+    # maximising is the mirror image; too few distinct values are left alone
+    mirrored = warped([-v if v is not None else None for v in values], "maximize")
+    assert mirrored == pytest.approx([-w if w is not None else None for w in out])
+    assert warped([1.0, 1.0, 2.0], "minimize") == [1.0, 1.0, 2.0]
+
+
+def test_the_gaussian_process_is_fitted_on_warped_values() -> None:
+    if not gp_available():
+        pytest.skip("the Gaussian-process model needs torch and scipy")
+    initial: dict[str, Value] = {f"K{i:02d}": 0.1 for i in range(10)}
+    e = engine(initial, model="gp")
+
+    def f(x: dict[str, Value]) -> float:
+        return sum((math.log10(float(x[k])) + 0.5) ** 2 for k in ("K00", "K05")) ** 2
+
+    drive(e, f, DESIGN_POINTS + 3)
+    e._refit()
+    fitted = [t.value for t in e.study.trials if t.state.name == "COMPLETE"]
+    assert fitted == pytest.approx(warped([v for _, v in e.history], "minimize"))
+    assert fitted != pytest.approx([v for _, v in e.history])  # not the raw values

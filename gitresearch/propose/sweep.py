@@ -18,7 +18,9 @@ cherry-pickable commit ("set BETAS[1] to 0.95"):
    points around the starting configuration (`DESIGN_POINTS`) come first, then the model's
    suggestions, taken whole. The model is Optuna's
    Gaussian-process sampler (noisy observations, `model_name`) when torch and scipy are
-   installed and the space has at most `GP_MAX_KNOBS` knobs, its TPE otherwise.
+   installed and the space has at most `GP_MAX_KNOBS` knobs, its TPE otherwise. The GP is
+   fitted on warped values (`warped`), so that a few awful points do not flatten the
+   differences near the best.
 
 Everything random comes from one seed, so with one slot the same seed gives the same
 sequence of proposals. `SweepEngine` knows nothing of git, so the search-efficiency bench
@@ -31,6 +33,7 @@ import dataclasses
 import importlib.util
 import math
 import random
+import statistics
 from collections import deque
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -38,7 +41,7 @@ from typing import Any
 
 import optuna
 from optuna.distributions import BaseDistribution, CategoricalDistribution, FloatDistribution
-from optuna.trial import TrialState, create_trial
+from optuna.trial import FrozenTrial, TrialState, create_trial
 
 from gitresearch.boundaries.resolve import Boundaries
 from gitresearch.boundaries.sources import FileSource
@@ -64,6 +67,25 @@ DESIGN_POINTS = 4
 DESIGN_SIGMA = 0.25  # of each knob's range in the unit cube
 DESIGN_FLIP = 0.2  # the chance a boolean or a choice moves in a design point
 MAX_PENDING = 16  # suggestions in flight the model keeps as pending points; older ones are dropped
+
+
+def warped(values: Sequence[float | None], direction: Direction) -> list[float | None]:
+    """The values as the Gaussian process is fitted on them: standardised, then Yeo-Johnson
+    transformed with its power fitted by maximum likelihood (output warping, as HEBO does),
+    in the same order and direction. A search's values are skewed: a few configurations are
+    far worse than the rest, and fitted raw they set the model's scale and its noise, so the
+    differences near the best, the ones that matter, look like noise. None and values that
+    are not finite (failures) stay None; fewer than 3 distinct values are left as they are."""
+    sign = 1.0 if direction == "minimize" else -1.0
+    finite = [sign * v for v in values if v is not None and math.isfinite(v)]
+    if len(set(finite)) < 3:
+        return [v if v is not None and math.isfinite(v) else None for v in values]
+    import numpy as np  # with scipy, installed wherever the Gaussian process is
+    from scipy import stats  # type: ignore[import-untyped]
+
+    mu, sd = statistics.fmean(finite), statistics.pstdev(finite)
+    transformed = iter(stats.yeojohnson(np.asarray([(x - mu) / sd for x in finite]))[0])
+    return [sign * float(next(transformed)) if v is not None and math.isfinite(v) else None for v in values]
 
 
 def gp_available() -> bool:
@@ -181,6 +203,7 @@ class SweepEngine:
         self.screened = not (self.model == "GP" and len(self.dims) > SCREEN_MAX_KNOBS)
         self.design = 0 if self.screened else DESIGN_POINTS  # design points still to propose
         self.study = self._new_study()
+        self.stale = False  # the GP's study is rebuilt from the history before its next suggestion
         self.seen: set[tuple[Any, ...]] = {self._key(self.incumbent)}
         order = list(self.dims)
         self.rng.shuffle(order)
@@ -209,6 +232,12 @@ class SweepEngine:
         return optuna.create_study(direction=self.direction, sampler=sampler)
 
     def _add_trial(self, assignment: Mapping[str, Value], value: float | None) -> None:
+        if self.model == "GP":
+            self.stale = True  # its values are warped together: the study is rebuilt (`_refit`)
+            return
+        self.study.add_trial(self._trial(assignment, value))
+
+    def _trial(self, assignment: Mapping[str, Value], value: float | None) -> FrozenTrial:
         params = {
             label: (bool(v) if self.dims[label].kind == "bool" else self.dims[label].to_unit(v))
             for label, v in assignment.items()
@@ -216,11 +245,24 @@ class SweepEngine:
         }
         distributions = {label: d.distribution() for label, d in self.dims.items()}
         if value is None or not math.isfinite(value):
-            self.study.add_trial(
-                create_trial(state=TrialState.FAIL, params=params, distributions=distributions)
-            )
-        else:
-            self.study.add_trial(create_trial(params=params, distributions=distributions, value=value))
+            return create_trial(state=TrialState.FAIL, params=params, distributions=distributions)
+        return create_trial(params=params, distributions=distributions, value=value)
+
+    def _refit(self) -> None:
+        """The GP's study afresh from the history, every value warped, with the suggestions
+        still being measured as pending points again (a fixed point costs no model fit)."""
+        if not self.stale:
+            return
+        self.stale = False
+        study = self._new_study()
+        values = warped([value for _, value in self.history], self.direction)
+        for (assignment, _), value in zip(self.history, values, strict=True):
+            study.add_trial(self._trial(assignment, value))
+        fixed = {label: d.distribution() for label, d in self.dims.items()}
+        for key, trial in list(self.pending.items()):
+            study.enqueue_trial(dict(trial.params))
+            self.pending[key] = study.ask(fixed)
+        self.study = study
 
     def _widen(self, label: str, upward: bool) -> None:
         """A line search reached the edge of the range and paid off there: push the edge out.
@@ -295,6 +337,7 @@ class SweepEngine:
         return self._suggest() if self.turn % 2 else self._local()
 
     def _suggest(self) -> tuple[dict[str, Value], str]:
+        self._refit()
         trial = self.study.ask({label: d.distribution() for label, d in self.dims.items()})
         gaps = sorted(
             self.dims,
