@@ -398,6 +398,12 @@ class Search:
             for result in self.executor.wait_any(timeout=1.0):
                 self._handle(result)
         self.queue.clear()
+        if self.held:
+            numbers = ", ".join(f"#{n:04d}" for n in sorted(self.held))
+            self._event(
+                f"{len(self.held)} gate pass(es) held and not confirmed ({numbers}): "
+                f"`gitresearch start --resume {self.run}` confirms the best of them"
+            )
         if self.interrupted or self.tripped:  # in flight when stopped: `cancelled`, re-run on resume
             for exp in self.experiments.values():
                 if exp.status in ("committed", "running") and exp.phase != "done":

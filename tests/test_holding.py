@@ -100,6 +100,7 @@ def test_a_held_gate_pass_is_never_the_incumbent_and_is_held_again_on_resume(tmp
     assert refs is not None and refs.best == refs.base  # held, not accepted: the base is still the best
     row = h.ws.ledger.experiment("resume", 1)
     assert row is not None and row.status == "measured"
+    assert any("held and not confirmed (#0001)" in e and "--resume resume" in e for e in h.events), h.events
 
     again = harness(repo, quadratic)
     again.ws.ledger = h.ws.ledger
