@@ -13,7 +13,7 @@ from gitresearch.execute.base import Job
 from gitresearch.loop import HOLD_PATIENCE
 from gitresearch.propose.sweep import SweepProposer
 from gitresearch.store import Store
-from tests.helpers.repos import make_repo
+from tests.helpers.repos import GitRepo, make_repo
 from tests.helpers.search import ScriptedProposer, constants, harness, knob_repo, quadratic
 
 
@@ -141,6 +141,16 @@ def test_a_held_gate_pass_better_than_the_one_confirmed_is_reapplied(tmp_path: P
 NINE = "".join(f"K{i} = {v}\n" for i, v in enumerate([0.5, 2.0, 8, 0.1, 1e-3, 64, 0.9, 3.0, 0.25]))
 
 
+def nine_knobs(root: Path, experiments: int) -> GitRepo:
+    """Nine constants the sweep may change: more than it screens, so its GP takes suggestions whole."""
+    config = (
+        '[objective]\ncommand = "python bench.py"\nmetric = "loss"\n\n[search]\nbaseline_runs = 3\n\n'
+        f'[budget]\nexperiments = {experiments}\ngpus = "none"\n\n[[allow]]\npath = "bench.py"\n'
+        "regions = [" + ", ".join(f'"K{i}"' for i in range(9)) + "]\n"
+    )
+    return make_repo(root, {"bench.py": NINE + 'print("loss: 1.0")\n', "boundaries.toml": config})
+
+
 def test_the_sweep_holds_gate_passes_and_noise_alone_is_never_accepted(tmp_path: Path) -> None:
     """`gitresearch`'s own sweep on nine knobs (the Gaussian process, suggestions taken whole)
     against a benchmark whose metric ignores the code: gate passes are held, the best confirmed
@@ -148,12 +158,7 @@ def test_the_sweep_holds_gate_passes_and_noise_alone_is_never_accepted(tmp_path:
     holding), and nothing is accepted."""
     pytest.importorskip("torch")
     pytest.importorskip("scipy")
-    config = (
-        '[objective]\ncommand = "python bench.py"\nmetric = "loss"\n\n[search]\nbaseline_runs = 3\n\n'
-        '[budget]\nexperiments = 30\ngpus = "none"\n\n[[allow]]\npath = "bench.py"\n'
-        "regions = [" + ", ".join(f'"K{i}"' for i in range(9)) + "]\n"
-    )
-    repo = make_repo(tmp_path / "r", {"bench.py": NINE + 'print("loss: 1.0")\n', "boundaries.toml": config})
+    repo = nine_knobs(tmp_path / "r", experiments=30)
 
     def noise(store: Store) -> object:
         del store
@@ -183,12 +188,7 @@ def test_the_sweep_learns_a_held_change_once_and_takes_the_confirmed_one_as_its_
 ) -> None:
     pytest.importorskip("torch")
     pytest.importorskip("scipy")
-    config = (
-        '[objective]\ncommand = "python bench.py"\nmetric = "loss"\n\n[search]\nbaseline_runs = 3\n\n'
-        '[budget]\nexperiments = 12\ngpus = "none"\n\n[[allow]]\npath = "bench.py"\n'
-        "regions = [" + ", ".join(f'"K{i}"' for i in range(9)) + "]\n"
-    )
-    repo = make_repo(tmp_path / "r", {"bench.py": NINE + 'print("loss: 1.0")\n', "boundaries.toml": config})
+    repo = nine_knobs(tmp_path / "r", experiments=12)
 
     def k0_matters(store: Store) -> object:
         def score(job: Job) -> float:

@@ -432,6 +432,21 @@ def test_with_two_seeds_one_clear_loss_stops_both_runs_and_the_search_goes_on(tm
     assert not search.executor.running() and not search.queue
 
 
+def forged(store: Store) -> Callable[[Job], Points]:
+    """The honest curves, except LR 0.1 (the change to be accepted), which lies about its curve:
+    3.0 better than its true one at every report but the last (its result)."""
+    honest = curves(store)
+
+    def curve(job: Job) -> Points:
+        true = honest(job)
+        k = constants(store, job.commit)
+        if k["LR"] == 0.1 and k["WIDTH"] == 8:
+            return tuple((s, v - 3.0) for s, v in true[:-1]) + true[-1:]
+        return true
+
+    return curve
+
+
 def test_a_forged_parent_curve_is_caught_by_the_audit_and_stops_nothing_after(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -441,18 +456,6 @@ def test_a_forged_parent_curve_is_caught_by_the_audit_and_stops_nothing_after(
     with its parent, so the parent's curves are declared no guide and nothing more is stopped."""
     monkeypatch.setattr("gitresearch.loop.AUDIT_EVERY", 2)
     repo = knob_repo(tmp_path / "r", experiments=7, jobs=1)
-
-    def forged(store: Store) -> Callable[[Job], Points]:
-        honest = curves(store)
-
-        def curve(job: Job) -> Points:
-            true = honest(job)
-            k = constants(store, job.commit)
-            if k["LR"] == 0.1 and k["WIDTH"] == 8:  # the accepted change lies about its curve
-                return tuple((s, v - 3.0) for s, v in true[:-1]) + true[-1:]
-            return true
-
-        return curve
 
     h = harness(repo, final_value, slots=1, seconds=SECONDS, curve=forged)
     widths = [{"WIDTH": str(w)} for w in (9, 10, 11, 12, 13, 14)]  # WIDTH does nothing: all end level
@@ -482,18 +485,6 @@ def test_a_parent_found_no_guide_stays_so_after_resume(
     (without it, the forgery would stop the next changes again)."""
     monkeypatch.setattr("gitresearch.loop.AUDIT_EVERY", 2)
     repo = knob_repo(tmp_path / "r", experiments=9, jobs=1)
-
-    def forged(store: Store) -> Callable[[Job], Points]:
-        honest = curves(store)
-
-        def curve(job: Job) -> Points:
-            true = honest(job)
-            k = constants(store, job.commit)
-            if k["LR"] == 0.1 and k["WIDTH"] == 8:
-                return tuple((s, v - 3.0) for s, v in true[:-1]) + true[-1:]
-            return true
-
-        return curve
 
     h = harness(repo, final_value, slots=1, seconds=SECONDS, curve=forged)
     search = h.search("forged", ScriptedProposer([{"LR": "0.1"}, *({"WIDTH": str(w)} for w in range(9, 13))]))
