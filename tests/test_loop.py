@@ -102,7 +102,9 @@ def test_pure_noise_accepts_nothing(tmp_path: Path) -> None:
 
 
 def test_crashing_experiments_trip_the_breaker(tmp_path: Path) -> None:
-    bench = QUADRATIC.replace('print("---")', 'assert LR == 0.01, "boom: diverged"\nprint("---")')
+    # every change diverges (any other LR alone would leave the trip to the proposals' order)
+    crash = 'assert (LR, MOMENTUM, WIDTH, USE_NORM) == (0.01, 0.5, 8, False), "boom: diverged"'
+    bench = QUADRATIC.replace('print("---")', crash + '\nprint("---")')
     repo = bench_repo(tmp_path / "r", experiments=30, jobs=1, bench=bench)
     done = repo.gitresearch("start", "--name", "crashy", "--seed", "3")
     assert done.returncode == 0, done.stderr[-2000:]

@@ -180,3 +180,21 @@ def test_the_gaussian_process_is_fitted_on_warped_values() -> None:
     fitted = [t.value for t in e.study.trials if t.state.name == "COMPLETE"]
     assert fitted == pytest.approx(warped([v for _, v in e.history], "minimize"))
     assert fitted != pytest.approx([v for _, v in e.history])  # not the raw values
+
+
+def test_a_failure_counts_as_the_worst_value_seen() -> None:
+    """Optuna's GP leaves failed trials out: told nothing, it would propose the same diverging
+    setting again. The sweep fits a failure (a crash, a broken constraint) as the worst value."""
+    if not gp_available():
+        pytest.skip("the Gaussian-process model needs torch and scipy")
+    initial: dict[str, Value] = {f"K{i:02d}": 0.1 for i in range(10)}
+    e = engine(initial, model="gp")
+    e.observe_start(dict(initial), 1.0)
+    for i, value in enumerate([0.8, None, 0.5, 2.0, None]):
+        e.observe({"K00": 0.1 + 0.05 * (i + 1)}, dict(initial), value, False, "GP suggestion")
+    e._refit()
+    trials = e.study.trials
+    assert len(trials) == 6 and all(t.state.name == "COMPLETE" for t in trials)
+    worst = max(t.value for t in trials if t.value is not None)
+    assert trials[2].value == worst and trials[5].value == worst  # the two failures
+    assert trials[4].value == worst  # as bad as the worst measured (2.0), no worse

@@ -256,8 +256,12 @@ class SweepEngine:
         self.stale = False
         study = self._new_study()
         values = warped([value for _, value in self.history], self.direction)
+        measured = [v for v in values if v is not None]
+        # A failure (a crash, a broken constraint) counts as the worst value seen: Optuna's GP
+        # leaves failed trials out, and would propose the same diverging learning rate again.
+        worst = (max if self.direction == "minimize" else min)(measured) if measured else None
         for (assignment, _), value in zip(self.history, values, strict=True):
-            study.add_trial(self._trial(assignment, value))
+            study.add_trial(self._trial(assignment, worst if value is None else value))
         fixed = {label: d.distribution() for label, d in self.dims.items()}
         for key, trial in list(self.pending.items()):
             study.enqueue_trial(dict(trial.params))
