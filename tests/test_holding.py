@@ -154,8 +154,8 @@ def nine_knobs(root: Path, experiments: int) -> GitRepo:
 def test_the_sweep_holds_gate_passes_and_noise_alone_is_never_accepted(tmp_path: Path) -> None:
     """`gitresearch`'s own sweep on nine knobs (the Gaussian process, suggestions taken whole)
     against a benchmark whose metric ignores the code: gate passes are held, the best confirmed
-    first; each fails its confirmation, so the next is confirmed (never more runs than without
-    holding), and nothing is accepted."""
+    first; each fails its confirmation, so the next is confirmed (each held pass at most once,
+    one at a time), and nothing is accepted."""
     pytest.importorskip("torch")
     pytest.importorskip("scipy")
     repo = nine_knobs(tmp_path / "r", experiments=30)
