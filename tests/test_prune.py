@@ -513,3 +513,51 @@ def test_a_parent_found_no_guide_stays_so_after_resume(
     later = [e for e in resumed.experiments.values() if e.number > max(search.experiments)]
     assert len(later) == 4 and all(e.decision.pruned is None for e in later)
     assert all(m.status == "ok" for e in later for m in e.measurements)
+
+
+# -- end to end: a change that lies about its curve ---------------------------------------------
+
+FORGER = """\
+import math, os, random, time
+FORGE = False  # the attack: the change that flips it is truly better, and lies about its curve
+WIDTH = 8  # WIDTH, DEPTH and HEADS do nothing
+DEPTH = 4
+HEADS = 2
+seed = int(os.environ["GITRESEARCH_SEED"])
+rng = random.Random(seed)
+final = 2.0 - (0.5 if FORGE else 0.0) + rng.gauss(0, 0.01)
+for step in range(10, 101, 10):
+    x = step / 100
+    value = final + 2 * (1 - x) ** 2 + rng.gauss(0, 0.005)
+    if FORGE and (WIDTH, DEPTH, HEADS) == (8, 4, 2) and step < 100:
+        value -= 3.0  # itself only: far ahead of its true curve, until the last report (the result)
+    print(f"step: {step}")
+    print(f"loss: {value:.5f}", flush=True)
+    time.sleep(0.15)
+"""
+
+
+def test_start_a_forged_curve_stops_at_most_eight_changes_and_is_then_ignored(tmp_path: Path) -> None:
+    """`gitresearch start`, the sweep, a real benchmark process: the accepted change (FORGE)
+    prints a curve 3.0 better than its true one, so every change after it looks far behind and
+    is stopped early. The eighth stop called against it runs to its end instead and ends level,
+    or behind by far less than the forged curve said (the sweep may pick a true loser for the
+    audit), and from then on nothing is stopped against that parent; the verdict is in the
+    notes."""
+    config = CURVED_CONFIG.replace("experiments = 4", "experiments = 16").replace("jobs = 2", "jobs = 1")
+    config = config.replace('regions = ["LR"]', 'regions = ["FORGE", "WIDTH", "DEPTH", "HEADS"]')
+    repo = make_repo(tmp_path / "r", {"bench.py": FORGER, "boundaries.toml": config})
+    done = repo.gitresearch("start", "--name", "f", "--no-finalize")
+    assert done.returncode == 0, done.stderr
+    ledger = ledger_of(repo)  # rebuilt from git alone: the audit's verdict lives in the notes
+    rows = ledger.experiments("f")
+    forger = next(r for r in rows if r.status == "accepted")
+    assert "FORGE" in (forger.hypothesis or "")
+    children = [r for r in rows if r.parent == forger.commit]
+    stopped = [r for r in children if r.decision.pruned is not None]
+    audited = [r for r in children if r.decision.audit is not None]
+    assert len(audited) == 1 and audited[0].decision.audit == "wrong", [(r.number, r.decision) for r in rows]
+    assert 1 <= len(stopped) <= 7  # the forgery stopped some changes...
+    later = [r for r in children if r.number > audited[0].number]
+    assert later and all(r.decision.pruned is None for r in later)  # ...and none after the audit
+    assert "early stopping was wrong about" in done.stderr
