@@ -55,6 +55,7 @@ from gitresearch.notes import (
     ExperimentNote,
     Measurement,
     Points,
+    Pruned,
     Purpose,
     Rejection,
     StatTest,
@@ -295,6 +296,8 @@ class Search:
             if exp.status == "cancelled":  # stopped in flight: it runs again from where it was
                 exp.status = "committed"
                 self.recorder.changed(self._note(exp), exp.commit, "committed")
+        # once all are in: a stop may have been called against a later-numbered held gate pass
+        for exp in self.experiments.values():
             self._recall_stops(exp)
             if exp.status in ("accepted", "discarded", "failed"):
                 exp.phase = "done"
@@ -309,10 +312,12 @@ class Search:
         """What early stopping had learnt of `exp`'s parent before the run stopped: how often
         the rule called a stop against it (so every AUDIT_EVERY-th is still checked), and
         whether an audit showed its curves to be no guide."""
-        if exp.decision.pruned is not None or exp.decision.audit is not None:
-            self.stops_against[exp.parent] = self.stops_against.get(exp.parent, 0) + 1
+        stop = exp.decision.pruned
+        against = self._stopped_against(exp, stop) if stop is not None else exp.parent
+        if stop is not None or exp.decision.audit is not None:
+            self.stops_against[against] = self.stops_against.get(against, 0) + 1
         if exp.decision.audit == "wrong":
-            self.unguided.add(exp.parent)
+            self.unguided.add(against)
 
     def _requeue(self, exp: Experiment) -> None:
         confirmed = any(m.purpose == "confirm" for m in exp.measurements)
@@ -681,12 +686,18 @@ class Search:
                 continue
             if exp.number in self.audited:
                 continue  # one of its runs is being audited: all of it runs to its end
-            if exp.parent in self.unguided:
+            # while gate passes are held, against the best of them on the same parent: a run
+            # clearly behind it cannot be the one confirmed (else against its parent)
+            leader = self._leader(exp, job.seed)
+            against = leader.commit if leader is not None else exp.parent
+            if exp.parent in self.unguided or against in self.unguided:
                 continue
-            parent = self._curve(exp.parent, job.seed)
+            parent = self._curve(against, job.seed)
             if len(parent) < 2:
                 continue
-            reference = self._curves(exp.parent)
+            reference = self._curves(against)
+            if len(reference) < 2:
+                reference = self._curves(exp.parent)
             curve = self.executor.progress(key)
             if not curve or self.judged_at.get(key) == curve[-1][0]:
                 continue  # nothing new since the last look
@@ -705,7 +716,9 @@ class Search:
             )
             if stop is None:
                 continue
-            calls = self.stops_against[exp.parent] = self.stops_against.get(exp.parent, 0) + 1
+            if leader is not None:
+                stop = Stop(replace(stop.evidence, against=leader.number))
+            calls = self.stops_against[against] = self.stops_against.get(against, 0) + 1
             if calls % AUDIT_EVERY == 0:  # let this one finish: was the rule right?
                 self.audits[key] = stop
                 self.audited.add(exp.number)
@@ -716,11 +729,24 @@ class Search:
                 continue
             self._stop_experiment(exp, stop)
 
+    def _leader(self, exp: Experiment, seed: int) -> Experiment | None:
+        """The best gate pass held on `exp`'s parent that reported a curve on `seed`, if any."""
+        held = (self.experiments[n] for n in self.held if n != exp.number)
+        rivals = [e for e in held if e.parent == exp.parent and len(self._curve(e.commit, seed)) >= 2]
+        return max(rivals, key=lambda e: self._held_gain(e.number), default=None)
+
+    def _stopped_against(self, exp: Experiment, stop: Pruned) -> str:
+        """The commit whose curve a stop compared `exp` with: its parent, or a held gate pass."""
+        rival = self.experiments.get(stop.against) if stop.against is not None else None
+        return rival.commit if rival is not None else exp.parent
+
     def _audit(self, exp: Experiment, m: Measurement, stop: Stop) -> None:
-        """A run the rule would have stopped has ended: if it did not end clearly behind its
-        parent on that seed, the parent's curves do not predict its children's results (a
-        curve measured on other data, or forged), and no run is stopped against it again."""
-        parent = self._parent_by_seed(exp.parent).get(m.seed)
+        """A run the rule would have stopped has ended: if it did not end clearly behind the
+        run it was compared with on that seed (its parent, or the best held gate pass), that
+        one's curves do not predict results (a curve measured on other data, or forged), and
+        no run is stopped against it again."""
+        against = self._stopped_against(exp, stop.evidence)
+        parent = self._parent_by_seed(against).get(m.seed)
         if m.status != "ok" or parent is None or self.prune_rule is None or self.metric not in m.metrics:
             return
         behind = improvement(self.direction, m.metrics[self.metric], parent)  # how much worse it is
@@ -739,18 +765,19 @@ class Search:
                 "the early stop it escaped was right"
             )
             return
-        self.unguided.add(exp.parent)
+        self.unguided.add(against)
+        whose = "its parent" if stop.evidence.against is None else f"#{stop.evidence.against:04d}"
         why = (
             f"not beyond {clearly:.4g}"
             if behind <= clearly
-            else f"{then:.4g} behind at that step: its parent's curve overstated the gap more than "
+            else f"{then:.4g} behind at that step: the curves overstated the gap more than "
             f"{AUDIT_OVERSTATED:g} times"
         )
         self._event(
             f"warning: early stopping was wrong about #{exp.number:04d}: stopped at step "
-            f"{stop.evidence.step:g} it would have been, yet it ended {behind:.4g} behind its parent on "
-            f"seed {m.seed} ({why}); its parent's curves do not predict results, "
-            "so no run is stopped against that parent any more"
+            f"{stop.evidence.step:g} it would have been, yet it ended {behind:.4g} behind {whose} on "
+            f"seed {m.seed} ({why}); the curves of {whose} do not predict results, "
+            "so no run is stopped against them any more"
         )
 
     def _stop_experiment(self, exp: Experiment, stop: Stop) -> None:
@@ -1091,16 +1118,19 @@ class Search:
         pairs = self._pairs(exp, ("measure",))
         shared = mean([c for c, _ in pairs]) if pairs and exp.status != "failed" else None
         shared_parent = mean([p for _, p in pairs]) if pairs else None
-        if stopped is not None and exp.status == "discarded" and parent:
-            # what the model learns of a run stopped early: its parent's mean, worse by the gap
-            # it showed when it was stopped (an estimate: the run never reached its end)
-            delta = stopped.value - stopped.parent
-            value = mean(parent) + delta
-            by_seed = self._parent_by_seed(exp.parent)
+        against = self._stopped_against(exp, stopped) if stopped is not None else exp.parent
+        if stopped is not None and exp.status == "discarded" and parent and self.parent_values(against):
+            # what the model learns of a run stopped early: the mean of the run it lost to (its
+            # parent, or the best held gate pass), worse by the gap it showed when it was
+            # stopped (an estimate: the run never reached its end)
+            gap = stopped.value - stopped.parent
+            value = mean(self.parent_values(against)) + gap
+            delta = value - mean(parent)
+            by_seed, theirs = self._parent_by_seed(exp.parent), self._parent_by_seed(against)
             seeds = range(self.config.objective.repeats)
-            if all(s in by_seed for s in seeds):
+            if all(s in by_seed and s in theirs for s in seeds):
                 shared_parent = mean([by_seed[s] for s in seeds])
-                shared = shared_parent + delta
+                shared = mean([theirs[s] for s in seeds]) + gap
         return Outcome(
             exp.proposal,
             value,

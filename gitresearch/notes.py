@@ -252,9 +252,13 @@ class Pruned:
     parent: float  # the parent's value there, on the same seed
     bound: float  # how much worse it had to be (noise at that step times the setting's factor)
     setting: str = "conservative"
+    # the experiment whose curve it lost to when not its parent's: the best gate pass held on
+    # the same parent (a run clearly behind it cannot be the one confirmed); `parent` is then
+    # that experiment's value at `step`
+    against: int | None = None
 
     def to_json(self) -> Json:
-        return {
+        out: Json = {
             "seed": self.seed,
             "step": self.step,
             "last_step": self.last_step,
@@ -263,6 +267,9 @@ class Pruned:
             "bound": self.bound,
             "setting": self.setting,
         }
+        if self.against is not None:
+            out["against"] = self.against
+        return out
 
     @classmethod
     def from_json(cls, d: Any) -> Pruned | None:
@@ -272,7 +279,17 @@ class Pruned:
         if any(n is None for n in numbers):
             return None
         step, last, value, parent, bound = (float(n or 0.0) for n in numbers)
-        return cls(_int(d, "seed"), step, last, value, parent, bound, _str(d, "setting", "conservative"))
+        against = d.get("against")
+        return cls(
+            _int(d, "seed"),
+            step,
+            last,
+            value,
+            parent,
+            bound,
+            _str(d, "setting", "conservative"),
+            against if isinstance(against, int) and not isinstance(against, bool) and against > 0 else None,
+        )
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -1,7 +1,8 @@
 """Early stopping: whether a running measurement is losing clearly enough to stop it now.
 
 Pure, like decide.py: the loop hands in the experiment's curve so far, its parent's curve on
-the same seed (the paired design: same seed, same data order, same initialisation), the
+the same seed (the paired design: same seed, same data order, same initialisation; or, while
+gate passes are held, the best held one's: a run clearly behind it cannot be confirmed), the
 parent's curves on all its seeds (the base's when the parent has fewer than two: the noise
 at each step) and the setting; the answer is a
 `Stop` with its evidence, or None. Only measurement runs are ever stopped, never the base,
@@ -97,9 +98,10 @@ class Stop:
     def describe(self, metric: str) -> str:
         e = self.evidence
         worse = abs(e.value - e.parent)
+        whose = "its parent's" if e.against is None else f"#{e.against:04d}'s (the best gate pass held)"
         return (
             f"stopped early at step {e.step:g} of {e.last_step:g} (seed {e.seed}): {metric} "
-            f"{e.value:.4g} against its parent's {e.parent:.4g} on the same seed, worse by "
+            f"{e.value:.4g} against {whose} {e.parent:.4g} on the same seed, worse by "
             f"{worse:.4g} (bound {e.bound:.4g}, {e.setting}) and not catching up"
         )
 

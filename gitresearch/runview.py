@@ -204,6 +204,7 @@ def load_run(store: Store, ledger: Ledger, run: str) -> RunSummary:
         if base_metric:
             summary.base_recorded[name] = mean(base_metric)
     means: dict[str, float] = {refs.base: base_mean} if base_mean is not None else {}
+    against: dict[int, tuple[int, float]] = {}  # stopped against a held gate pass: (its number, the gap)
     for exp in ledger.experiments(run):
         ms = [m for m in by_number.get(exp.number, []) if m.purpose in ("measure", "confirm")]
         own = values(ms, metric)
@@ -232,13 +233,23 @@ def load_run(store: Store, ledger: Ledger, run: str) -> RunSummary:
                 stopped_at=(stop.step, stop.last_step) if stop is not None else None,
                 stopped_estimate=(
                     parent_mean + stop.value - stop.parent
-                    if stop is not None and parent_mean is not None
+                    if stop is not None and stop.against is None and parent_mean is not None
                     else None
                 ),
             )
         )
         if exp.commit is not None and exp.commit == refs.best:
             summary.best_mean, summary.best_experiment = m_, exp.number
+        if stop is not None and stop.against is not None:
+            against[exp.number] = (stop.against, stop.value - stop.parent)
+    # a stop against a held gate pass (perhaps numbered later): where that one's mean says it was heading
+    by_number_mean = {e.number: e.mean for e in summary.experiments}
+    summary.experiments = [
+        replace(e, stopped_estimate=mean_ + against[e.number][1])
+        if e.number in against and (mean_ := by_number_mean.get(against[e.number][0])) is not None
+        else e
+        for e in summary.experiments
+    ]
     sign = 1.0 if direction == "minimize" else -1.0
     # best mean first; at an equal mean an accepted change before one that was not
     ranked = sorted(
@@ -333,7 +344,9 @@ class CurveLine:
     """One run's curve of intermediate values, for the detail's chart."""
 
     label: str  # "#0007 s0 (pruned)", "parent s0"
-    own: bool  # this experiment's run (else its parent's, on the same seed)
+    # this experiment's run (else the one it was compared with on that seed: its parent's,
+    # or the held gate pass it was stopped against)
+    own: bool
     points: tuple[tuple[float, float], ...]
 
 
@@ -406,9 +419,14 @@ def _curves(
     if exp.parent is None or exp.number == 0:
         return own
     parent_number = next((e.number for e in summary.experiments if e.commit == exp.parent), 0)
+    row = ledger.experiment(summary.run, exp.number)
+    stop = row.decision.pruned if row is not None else None
+    name = "parent"
+    if stop is not None and stop.against is not None:  # stopped against the best held gate pass
+        parent_number, name = stop.against, f"#{stop.against:04d}"
     seeds = {m.seed for m in ms if m.curve}
     theirs = [
-        CurveLine(label=f"parent s{m.seed}", own=False, points=m.curve)
+        CurveLine(label=f"{name} s{m.seed}", own=False, points=m.curve)
         for m in ledger.measurements(summary.run, parent_number)
         if m.curve and m.seed in seeds and m.status == "ok" and m.purpose in ("baseline", "measure")
     ]

@@ -11,10 +11,13 @@ import pytest
 
 from gitresearch.execute.base import Job
 from gitresearch.loop import HOLD_PATIENCE
+from gitresearch.notes import ExperimentNote
 from gitresearch.propose.sweep import SweepProposer
+from gitresearch.runview import detail, load_run
 from gitresearch.store import Store
 from tests.helpers.repos import GitRepo, make_repo
 from tests.helpers.search import ScriptedProposer, constants, harness, knob_repo, quadratic
+from tests.test_prune import SECONDS, curves, final_value
 
 
 def jobs_of(submitted: list[Job], number: int) -> list[tuple[str, int]]:
@@ -214,3 +217,45 @@ def test_the_sweep_learns_a_held_change_once_and_takes_the_confirmed_one_as_its_
         e for e in search.experiments.values() if e.decision.gate is not None and e.decision.gate.passed
     ]
     assert len(confirmed) < len(passed)  # held: not every gate pass was confirmed
+
+
+def test_a_run_clearly_behind_the_best_held_gate_pass_is_stopped_against_it(tmp_path: Path) -> None:
+    """MOMENTUM 0.9 passes the gate and is held (1.6 better than the base). LR 0.05 is better
+    than the base too (by 0.56), so its parent's curve is no reason to stop it, but it trails
+    the held change by about 1.0 on the same seed: it cannot be the one confirmed, and it is
+    stopped against that change's curve. Every reader names the change it lost to."""
+    repo = knob_repo(tmp_path / "r", experiments=2)
+    repo.write(
+        "boundaries.toml",
+        repo.read("boundaries.toml").replace("[search]", '[search]\nprune = "conservative"'),
+    )
+    repo.commit("prune")
+    h = harness(repo, final_value, seconds=SECONDS, curve=curves)
+    proposer = ScriptedProposer([{"MOMENTUM": "0.9"}, {"LR": "0.05"}], defers=True)
+    search = h.search("lead", proposer)
+    search.start()
+    assert search.loop().accepted == [1]
+    runner_up = search.experiments[2]
+    stop = runner_up.decision.pruned
+    assert runner_up.status == "discarded" and stop is not None and stop.against == 1
+    assert stop.value - stop.parent > stop.bound
+    [m] = runner_up.measurements
+    assert m.status == "pruned" and m.seconds < SECONDS * 0.95
+    base_final = final_value(h.ws.store)(Job("lead", 0, search.base, m.seed, "baseline"))
+    assert stop.value < base_final - 0.3  # ahead of its parent where it was stopped: only the leader beats it
+    assert any("against #0001's (the best gate pass held)" in e for e in h.events), h.events
+    # the model learns it as the held change's mean, worse by the gap it showed
+    told = next(o for o in proposer.outcomes if o.number == 2)
+    gate_values = [x.metrics["loss"] for x in search.experiments[1].measurements if x.purpose == "measure"]
+    assert told.pruned and told.value == pytest.approx(
+        sum(gate_values) / len(gate_values) + stop.value - stop.parent
+    )
+    # the note in git holds the evidence, and the review draws the held change's curve as the
+    # one it lost to, and where it was heading
+    note = ExperimentNote.from_json(h.ws.store.read_note(runner_up.commit), commit=runner_up.commit)
+    assert note is not None and note.decision.pruned == stop
+    summary = load_run(h.ws.store, h.ws.ledger, "lead")
+    shown = summary.experiment(2)
+    assert shown is not None and shown.stopped_estimate is not None
+    lines = detail(h.ws.store, h.ws.ledger, summary, 2).curves
+    assert any(c.label.startswith("#0001 s") and not c.own for c in lines), [c.label for c in lines]

@@ -43,7 +43,7 @@ from pathlib import Path
 from gitresearch.cli.workspace import Overrides, open_workspace
 from gitresearch.execute.base import Curve, Job
 from gitresearch.loop import Search
-from gitresearch.notes import Points
+from gitresearch.notes import PURPOSES, Points
 from gitresearch.propose.choose import make_proposer
 from gitresearch.prune import setting, should_stop
 from gitresearch.testing.curves import training_curve
@@ -152,8 +152,20 @@ def fake_search(prune: str, seed: int, wall: float, job_seconds: float) -> dict[
         pruned = [e for e in exps if e.decision.pruned is not None and e.status == "discarded"]
         false = [e for e in pruned if true(config(e.commit)) < true(config(e.parent))]
         done = [e for e in exps if e.status in ("accepted", "discarded", "failed")]
-        busy = sum(m.seconds or 0.0 for m in ws.ledger.measurements("p") if m.status != "running")
+        runs = [m for m in ws.ledger.measurements("p") if m.status != "running"]
+        busy = sum(m.seconds or 0.0 for m in runs)
+        by_purpose = {p: sum(m.seconds or 0.0 for m in runs if m.purpose == p) for p in PURPOSES}
+        # the ceiling: an oracle that stopped every measurement of a truly worse change at half
+        # of its run (the earliest a conservative stop may come), the search otherwise unchanged
+        worse = {e.number for e in exps if e.parent and true(config(e.commit)) > true(config(e.parent))}
+        saved = sum(
+            (m.seconds or 0.0) * 0.5
+            for m in runs
+            if m.purpose == "measure" and m.status == "ok" and m.number in worse
+        )
         return {
+            **{f"busy_{p}": v / busy if busy else 0.0 for p, v in by_purpose.items()},
+            "ceiling": busy / (busy - saved) if busy > saved else 0.0,
             "per_hour": len(done) / seconds * 3600,
             "per_busy_hour": len(done) / busy * 3600 if busy else 0.0,
             "regret": true(config(search.incumbent)) - true(OBJECTIVE.best),
@@ -186,7 +198,15 @@ def part_fake(seeds: int, wall: float, job: float, settings: list[str]) -> None:
             f"{sum(x['done'] for x in r):.0f} | {sum(x['false'] for x in r):.0f} |",
             flush=True,
         )
+    for prune, r in rows.items():
+        shares = ", ".join(f"{p} {statistics.median(x[f'busy_{p}'] for x in r):.0%}" for p in PURPOSES)
+        print(f"\n{prune}: busy slot time by purpose (median): {shares}")
     if "off" in rows:
+        ceiling = statistics.median(x["ceiling"] for x in rows["off"])
+        print(
+            f"\nceiling: an oracle stopping every measurement of a truly worse change at half of its run "
+            f"would give {ceiling:.2f}x per hour of busy slots over prune = off's runs"
+        )
         base = statistics.median(x["per_hour"] for x in rows["off"])
         for prune in settings:
             if prune != "off":

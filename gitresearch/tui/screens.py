@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from rich.console import Group, RenderableType
 from rich.style import Style
@@ -97,7 +97,8 @@ class DetailScreen(Screen[None]):
             if isinstance(pruned, dict):
                 lines.append(
                     f"stopped early: step {num(pruned.get('step'))} of {num(pruned.get('last_step'))}, seed "
-                    f"{pruned.get('seed')}: {num(pruned.get('value'))} vs parent {num(pruned.get('parent'))}, "
+                    f"{pruned.get('seed')}: {num(pruned.get('value'))} vs {_rival(pruned, 'parent')} "
+                    f"{num(pruned.get('parent'))}, "
                     f"bound {num(pruned.get('bound'))} ({pruned.get('setting')}); the Curve tab (c) shows it\n"
                 )
         if info.violations:
@@ -117,7 +118,7 @@ class DetailScreen(Screen[None]):
         if isinstance(pruned, dict):
             text.append(
                 f"\nstopped at step {num(pruned.get('step'))} of {num(pruned.get('last_step'))} on seed "
-                f"{pruned.get('seed')}: {num(pruned.get('value'))} against the parent's "
+                f"{pruned.get('seed')}: {num(pruned.get('value'))} against {_rival(pruned, 'the parent')}'s "
                 f"{num(pruned.get('parent'))} (bound {num(pruned.get('bound'))}, {pruned.get('setting')})",
                 style="bold",
             )
@@ -211,3 +212,9 @@ class HelpScreen(ModalScreen[None]):
 
     def action_dismiss_help(self) -> None:
         self.dismiss(None)
+
+
+def _rival(pruned: dict[str, Any], parent: str) -> str:
+    """Whose curve a stopped run lost to: its parent's, or the best gate pass held then."""
+    against = pruned.get("against")
+    return f"#{against:04d} (the best gate pass held)" if isinstance(against, int) else parent
