@@ -259,3 +259,15 @@ def test_a_run_clearly_behind_the_best_held_gate_pass_is_stopped_against_it(tmp_
     assert shown is not None and shown.stopped_estimate is not None
     lines = detail(h.ws.store, h.ws.ledger, summary, 2).curves
     assert any(c.label.startswith("#0001 s") and not c.own for c in lines), [c.label for c in lines]
+    # a resumed run counts the stop against the held change, and teaches the model the same
+    # estimate (the held change, numbered later or not, is read before any stop is recalled)
+    again = harness(repo, final_value, seconds=SECONDS, curve=curves)
+    again.ws.ledger = h.ws.ledger
+    relearnt = ScriptedProposer([], defers=True)
+    resumed = again.search("lead", relearnt)
+    resumed.resume()
+    assert resumed.stops_against == {search.experiments[1].commit: 1}
+    everything = search.experiments[1].values("loss")  # its gate and confirmation runs, by now
+    assert next(o for o in relearnt.outcomes if o.number == 2).value == pytest.approx(
+        sum(everything) / len(everything) + stop.value - stop.parent
+    )
