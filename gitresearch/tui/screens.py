@@ -116,9 +116,10 @@ class DetailScreen(Screen[None]):
         text = Text("\n".join(curve_chart(self.info.curves, width, 16)))
         pruned = self.info.decision.get("pruned")
         if isinstance(pruned, dict):
+            whose = _rival(pruned, "the parent's", "'s")
             text.append(
                 f"\nstopped at step {num(pruned.get('step'))} of {num(pruned.get('last_step'))} on seed "
-                f"{pruned.get('seed')}: {num(pruned.get('value'))} against {_rival(pruned, 'the parent')}'s "
+                f"{pruned.get('seed')}: {num(pruned.get('value'))} against {whose} "
                 f"{num(pruned.get('parent'))} (bound {num(pruned.get('bound'))}, {pruned.get('setting')})",
                 style="bold",
             )
@@ -214,7 +215,7 @@ class HelpScreen(ModalScreen[None]):
         self.dismiss(None)
 
 
-def _rival(pruned: dict[str, Any], parent: str) -> str:
+def _rival(pruned: dict[str, Any], parent: str, whose: str = "") -> str:
     """Whose curve a stopped run lost to: its parent's, or the best gate pass held then."""
     against = pruned.get("against")
-    return f"#{against:04d} (the best gate pass held)" if isinstance(against, int) else parent
+    return f"#{against:04d}{whose} (the best gate pass held)" if isinstance(against, int) else parent
