@@ -62,7 +62,7 @@ from gitresearch.notes import (
     values,
 )
 from gitresearch.propose.base import Context, NotReady, Outcome, Proposal, ProposalRecord, Proposer
-from gitresearch.prune import Stop, should_stop
+from gitresearch.prune import Stop, audit_verdict, should_stop
 from gitresearch.prune import setting as prune_setting
 from gitresearch.record import Recorder
 from gitresearch.stats import (
@@ -85,9 +85,6 @@ MAX_HYPOTHESIS = 300  # characters kept of a proposal's hypothesis (a commit sub
 # experiments measured after the best held gate pass, none better, before it is confirmed anyway
 # (held only where the proposer defers confirmation: the sweep's model, its suggestions whole)
 HOLD_PATIENCE = 8
-# an audited run that ends behind its parent by less than 1/4 of its gap at the step where it
-# would have been stopped shows the parent's curves overstating gaps: no guide (a forged curve)
-AUDIT_OVERSTATED = 4.0
 AUDIT_EVERY = 8  # every 8th stop the rule calls against one parent runs to its end instead, as a check
 MAX_RATIONALE = 20_000
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
@@ -751,28 +748,19 @@ class Search:
             return
         behind = improvement(self.direction, m.metrics[self.metric], parent)  # how much worse it is
         clearly = 2.0 * math.sqrt(2.0) * (self.noise().sigma or 0.0) + self.config.objective.min_improvement
-        # how far behind its parent's curve it was where the rule would have stopped it: a
-        # curve that overstated the gap many times over (a forged one) is no guide either,
-        # even when the audited change happens to be a true loser
-        then = improvement(self.direction, stop.evidence.value, stop.evidence.parent)
-        right = behind > clearly and behind * AUDIT_OVERSTATED >= then
-        # kept in its note, so that a resumed run knows which parents' curves are no guide
-        exp.decision = replace(exp.decision, audit="right" if right else "wrong")
+        then = improvement(self.direction, stop.evidence.value, stop.evidence.parent)  # behind when stopped
+        why = audit_verdict(behind, then, clearly)
+        # kept in its note, so that a resumed run knows which curves are no guide
+        exp.decision = replace(exp.decision, audit="right" if why is None else "wrong")
         self.recorder.changed(self._note(exp), exp.commit)
-        if right:
+        whose = "its parent" if stop.evidence.against is None else f"#{stop.evidence.against:04d}"
+        if why is None:
             self._event(
-                f"#{exp.number:04d} ended {behind:.4g} behind its parent on seed {m.seed}: "
+                f"#{exp.number:04d} ended {behind:.4g} behind {whose} on seed {m.seed}: "
                 "the early stop it escaped was right"
             )
             return
         self.unguided.add(against)
-        whose = "its parent" if stop.evidence.against is None else f"#{stop.evidence.against:04d}"
-        why = (
-            f"not beyond {clearly:.4g}"
-            if behind <= clearly
-            else f"{then:.4g} behind at that step: the curves overstated the gap more than "
-            f"{AUDIT_OVERSTATED:g} times"
-        )
         self._event(
             f"warning: early stopping was wrong about #{exp.number:04d}: stopped at step "
             f"{stop.evidence.step:g} it would have been, yet it ended {behind:.4g} behind {whose} on "

@@ -41,6 +41,10 @@ from statistics import stdev
 from gitresearch.boundaries.config import Direction, PruneSetting
 from gitresearch.notes import Points, Pruned
 
+# an audited run that ends behind by less than 1/4 of the gap the curves showed where it would
+# have been stopped shows those curves overstating gaps: no guide (a forged curve)
+AUDIT_OVERSTATED = 4.0
+
 
 @dataclass(frozen=True)
 class Setting:
@@ -198,3 +202,17 @@ def _gap(curve: Points, parent: Points, step: float, sign: float) -> float | Non
     if mine is None or theirs is None:
         return None
     return sign * (mine - theirs)
+
+
+def audit_verdict(behind: float, then: float, clearly: float) -> str | None:
+    """Whether a stop the rule called, and let run to its end as a check, was right: None when
+    it was; else why the curves it compared are no guide. `behind`: how much worse the run
+    ended than the run it was compared with on that seed; `then`: how much worse it was where
+    it would have been stopped; `clearly`: the least final gap that is more than noise. A
+    curve that overstated the gap many times over (a forged one) is no guide either, even
+    when the audited change happens to be a true loser."""
+    if behind <= clearly:
+        return f"not beyond {clearly:.4g}"
+    if behind * AUDIT_OVERSTATED < then:
+        return f"{then:.4g} behind at that step: the curves overstated the gap more than {AUDIT_OVERSTATED:g} times"
+    return None

@@ -16,7 +16,7 @@ import pytest
 from gitresearch.execute.base import Job
 from gitresearch.loop import Search
 from gitresearch.notes import ExperimentNote, Points
-from gitresearch.prune import SETTINGS, setting, should_stop, spread_at, value_at
+from gitresearch.prune import SETTINGS, audit_verdict, setting, should_stop, spread_at, value_at
 from gitresearch.runview import detail, load_run
 from gitresearch.store import Store
 from gitresearch.testing.curves import training_curve
@@ -209,6 +209,22 @@ def test_min_improvement_widens_the_bound() -> None:
     loser = training_curve(1.3, 0, config="loser", start=2.3)
     assert first_stop(loser, parent, reference()) is not None
     assert first_stop(loser, parent, reference(), min_improvement=0.5) is None
+
+
+@pytest.mark.parametrize(
+    ("behind", "then", "clearly", "verdict"),
+    [
+        (0.30, 0.35, 0.05, None),  # ended about as far behind as its curve said: right
+        (0.30, 1.20, 0.05, None),  # the gap shrank to a quarter: curves do converge, still right
+        (0.30, 1.21, 0.05, "overstated"),  # shrank past a quarter: the curves exaggerate
+        (0.20, 3.00, 0.05, "overstated"),  # a true loser behind a forged curve (3.0 better than true)
+        (0.05, 0.40, 0.05, "not beyond"),  # level at the end: no guide
+        (-0.10, 0.40, 0.05, "not beyond"),  # ended ahead
+    ],
+)
+def test_the_audit_verdict_table(behind: float, then: float, clearly: float, verdict: str | None) -> None:
+    why = audit_verdict(behind, then, clearly)
+    assert (why is None) if verdict is None else (why is not None and verdict in why)
 
 
 # -- the loop ---------------------------------------------------------------------------------
