@@ -5,19 +5,21 @@ store and ledger with a scripted executor."""
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from gitresearch.execute.base import Job
 from gitresearch.loop import HOLD_PATIENCE
-from gitresearch.notes import ExperimentNote
+from gitresearch.notes import ExperimentNote, Points
 from gitresearch.propose.sweep import SweepProposer
 from gitresearch.runview import detail, load_run
 from gitresearch.store import Store
+from gitresearch.testing.curves import training_curve
 from tests.helpers.repos import GitRepo, make_repo
 from tests.helpers.search import ScriptedProposer, constants, harness, knob_repo, quadratic
-from tests.test_prune import SECONDS, curves, final_value
+from tests.test_prune import SECONDS, curves, final_of, final_value
 
 
 def jobs_of(submitted: list[Job], number: int) -> list[tuple[str, int]]:
@@ -271,3 +273,50 @@ def test_a_run_clearly_behind_the_best_held_gate_pass_is_stopped_against_it(tmp_
     assert next(o for o in relearnt.outcomes if o.number == 2).value == pytest.approx(
         sum(everything) / len(everything) + stop.value - stop.parent
     )
+
+
+def bloomer_curves(store: Store) -> Callable[[Job], Points]:
+    """test_prune's curves, but WIDTH 16 trails by 0.4 until 45% of its run (the longest handicap
+    of the known-good family the rule must let finish), then catches up."""
+
+    def curve(job: Job) -> Points:
+        k = constants(store, job.commit)
+        late = 0.4 if k["WIDTH"] == 16 else 0.0
+        return training_curve(
+            final_of(k) + 1.0, job.seed, config=tuple(sorted(k.items())), late=late, late_at=0.45
+        )
+
+    return curve
+
+
+def bloomer_finals(store: Store) -> Callable[[Job], float]:
+    make = bloomer_curves(store)
+    return lambda job: make(job)[-1][1]
+
+
+@pytest.mark.parametrize("prune", ["conservative", "aggressive"])
+def test_a_late_bloomer_behind_the_held_gate_pass_runs_to_its_end_only_at_the_default(
+    tmp_path: Path, prune: str
+) -> None:
+    """MOMENTUM 0.9 is held; then MOMENTUM 0.9 with WIDTH 16, a late bloomer 0.2 behind the held
+    change until 45% of its run that ends 0.2 better. At the default it is not stopped: it ends
+    the best gate pass and is the one confirmed. `aggressive` stops it (what the default guards
+    against, and the proof that this test can fail)."""
+    repo = knob_repo(tmp_path / "r", experiments=2)
+    repo.write(
+        "boundaries.toml", repo.read("boundaries.toml").replace("[search]", f'[search]\nprune = "{prune}"')
+    )
+    repo.commit("prune")
+    h = harness(repo, bloomer_finals, seconds=SECONDS, curve=bloomer_curves)
+    proposer = ScriptedProposer([{"MOMENTUM": "0.9"}, {"MOMENTUM": "0.9", "WIDTH": "16"}], defers=True)
+    search = h.search("late", proposer)
+    search.start()
+    summary = search.loop()
+    bloomer = search.experiments[2]
+    if prune == "aggressive":
+        assert bloomer.decision.pruned is not None and bloomer.decision.pruned.against == 1
+        assert summary.accepted == [1]
+        return
+    assert summary.accepted == [2]
+    assert bloomer.decision.pruned is None and all(m.status == "ok" for m in bloomer.measurements)
+    assert all(len(m.curve) == 12 for m in bloomer.measurements)  # each ran to its end
