@@ -165,6 +165,9 @@ def _early_stopping(d: RunSummary) -> list[str]:
         f'Early stopping (`prune = "{d.prune or "?"}"`): {len(stopped)} of {len(d.measured)} experiment(s) '
         f"stopped as clearly losing, on average at {share:.0%} of their parent's steps"
     )
+    held = sum(e.stopped_against is not None for e in stopped)
+    if held:
+        line += f" ({held} of them against the best gate pass held, not their parent)"
     if d.base_seconds:
         saved = sum(max(0.0, d.base_seconds - e.seconds) for e in stopped)
         line += f"; about {saved:.0f} s of benchmark time saved (a whole run: the base's median {d.base_seconds:.1f} s)"

@@ -51,9 +51,11 @@ class ExperimentSummary:
     recorded: dict[str, float] = field(default_factory=dict)  # means of the trade-off metrics
     on_front: bool = False  # on the Pareto front of the objective and the trade-offs
     stopped_at: tuple[float, float] | None = None  # stopped early: (step, its parent's last step)
-    # stopped early, an estimate of where it would have ended: its parent's mean plus the gap it
-    # showed against its parent when it was stopped (what the proposers learn too)
+    # stopped early, an estimate of where it would have ended: the mean of the run it was
+    # compared with (its parent, or a held gate pass) plus the gap it showed when it was
+    # stopped (what the proposers learn too)
     stopped_estimate: float | None = None
+    stopped_against: int | None = None  # stopped against this held gate pass rather than its parent
 
     @property
     def measured(self) -> bool:
@@ -231,6 +233,7 @@ def load_run(store: Store, ledger: Ledger, run: str) -> RunSummary:
                 finished=exp.updated,
                 recorded={name: mean(vs) for name, _ in summary.tradeoffs if (vs := values(ms, name))},
                 stopped_at=(stop.step, stop.last_step) if stop is not None else None,
+                stopped_against=stop.against if stop is not None else None,
                 stopped_estimate=(
                     parent_mean + stop.value - stop.parent
                     if stop is not None and stop.against is None and parent_mean is not None

@@ -14,6 +14,7 @@ from gitresearch.execute.base import Job
 from gitresearch.loop import HOLD_PATIENCE
 from gitresearch.notes import ExperimentNote, Points
 from gitresearch.propose.sweep import SweepProposer
+from gitresearch.report import render_markdown
 from gitresearch.runview import detail, load_run
 from gitresearch.store import Store
 from gitresearch.testing.curves import training_curve
@@ -258,7 +259,9 @@ def test_a_run_clearly_behind_the_best_held_gate_pass_is_stopped_against_it(tmp_
     assert note is not None and note.decision.pruned == stop
     summary = load_run(h.ws.store, h.ws.ledger, "lead")
     shown = summary.experiment(2)
-    assert shown is not None and shown.stopped_estimate is not None
+    assert shown is not None and shown.stopped_estimate is not None and shown.stopped_against == 1
+    assert "1 of 2 experiment(s) stopped as clearly losing" in render_markdown(summary)
+    assert "(1 of them against the best gate pass held, not their parent)" in render_markdown(summary)
     lines = detail(h.ws.store, h.ws.ledger, summary, 2).curves
     assert any(c.label.startswith("#0001 s") and not c.own for c in lines), [c.label for c in lines]
     # a resumed run counts the stop against the held change, and teaches the model the same
