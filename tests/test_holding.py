@@ -4,23 +4,22 @@ store and ledger with a scripted executor."""
 
 from __future__ import annotations
 
+import functools
 import random
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from gitresearch.execute.base import Job
 from gitresearch.loop import HOLD_PATIENCE
-from gitresearch.notes import ExperimentNote, Points
+from gitresearch.notes import ExperimentNote
 from gitresearch.propose.sweep import SweepProposer
 from gitresearch.report import render_markdown
 from gitresearch.runview import detail, load_run
 from gitresearch.store import Store
-from gitresearch.testing.curves import training_curve
 from tests.helpers.repos import GitRepo, make_repo
 from tests.helpers.search import ScriptedProposer, constants, harness, knob_repo, quadratic
-from tests.test_prune import SECONDS, curves, final_of, final_value
+from tests.test_prune import SECONDS, curves, final_value
 
 
 def jobs_of(submitted: list[Job], number: int) -> list[tuple[str, int]]:
@@ -278,23 +277,10 @@ def test_a_run_clearly_behind_the_best_held_gate_pass_is_stopped_against_it(tmp_
     )
 
 
-def bloomer_curves(store: Store) -> Callable[[Job], Points]:
-    """test_prune's curves, but WIDTH 16 trails by 0.4 until 45% of its run (the longest handicap
-    of the known-good family the rule must let finish), then catches up."""
-
-    def curve(job: Job) -> Points:
-        k = constants(store, job.commit)
-        late = 0.4 if k["WIDTH"] == 16 else 0.0
-        return training_curve(
-            final_of(k) + 1.0, job.seed, config=tuple(sorted(k.items())), late=late, late_at=0.45
-        )
-
-    return curve
-
-
-def bloomer_finals(store: Store) -> Callable[[Job], float]:
-    make = bloomer_curves(store)
-    return lambda job: make(job)[-1][1]
+# test_prune's curves, but WIDTH 16 trails by 0.4 until 45% of its run (the longest handicap of
+# the known-good family the rule must let finish), then catches up
+bloomer_curves = functools.partial(curves, late=0.4, late_at=0.45)
+bloomer_finals = functools.partial(final_value, late=0.4, late_at=0.45)
 
 
 @pytest.mark.parametrize("prune", ["conservative", "aggressive"])

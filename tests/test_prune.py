@@ -238,19 +238,24 @@ def final_of(k: dict[str, float]) -> float:
     return loss - (0.2 if k["WIDTH"] == 16 else 0.0)
 
 
-def curves(store: Store) -> Callable[[Job], Points]:
+def curves(store: Store, late: float = 0.3, late_at: float = 0.3) -> Callable[[Job], Points]:
+    """WIDTH 16 is the late bloomer: `late` behind until `late_at` of the run, then catching up."""
+
     def curve(job: Job) -> Points:
         k = constants(store, job.commit)
-        late = 0.3 if k["WIDTH"] == 16 else 0.0  # the late bloomer: far behind until 30% of the run
         return training_curve(
-            final_of(k) + 1.0, job.seed, config=tuple(sorted(k.items())), late=late, late_at=0.3
+            final_of(k) + 1.0,
+            job.seed,
+            config=tuple(sorted(k.items())),
+            late=late if k["WIDTH"] == 16 else 0.0,
+            late_at=late_at,
         )
 
     return curve
 
 
-def final_value(store: Store) -> Callable[[Job], float]:
-    make = curves(store)
+def final_value(store: Store, late: float = 0.3, late_at: float = 0.3) -> Callable[[Job], float]:
+    make = curves(store, late, late_at)
     return lambda job: make(job)[-1][1]
 
 
