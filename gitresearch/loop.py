@@ -310,7 +310,7 @@ class Search:
         the rule called a stop against it (so every AUDIT_EVERY-th is still checked), and
         whether an audit showed its curves to be no guide."""
         stop = exp.decision.pruned
-        against = self._stopped_against(exp, stop) if stop is not None else exp.parent
+        against = self.stopped_against(exp, stop) if stop is not None else exp.parent
         if stop is not None or exp.decision.audit is not None:
             self.stops_against[against] = self.stops_against.get(against, 0) + 1
         if exp.decision.audit == "wrong":
@@ -732,7 +732,7 @@ class Search:
         rivals = [e for e in held if e.parent == exp.parent and len(self._curve(e.commit, seed)) >= 2]
         return max(rivals, key=lambda e: self._held_gain(e.number), default=None)
 
-    def _stopped_against(self, exp: Experiment, stop: Pruned) -> str:
+    def stopped_against(self, exp: Experiment, stop: Pruned) -> str:
         """The commit whose curve a stop compared `exp` with: its parent, or a held gate pass."""
         rival = self.experiments.get(stop.against) if stop.against is not None else None
         return rival.commit if rival is not None else exp.parent
@@ -742,7 +742,7 @@ class Search:
         run it was compared with on that seed (its parent, or the best held gate pass), that
         one's curves do not predict results (a curve measured on other data, or forged), and
         no run is stopped against it again."""
-        against = self._stopped_against(exp, stop.evidence)
+        against = self.stopped_against(exp, stop.evidence)
         parent = self._parent_by_seed(against).get(m.seed)
         if m.status != "ok" or parent is None or self.prune_rule is None or self.metric not in m.metrics:
             return
@@ -1106,13 +1106,14 @@ class Search:
         pairs = self._pairs(exp, ("measure",))
         shared = mean([c for c, _ in pairs]) if pairs and exp.status != "failed" else None
         shared_parent = mean([p for _, p in pairs]) if pairs else None
-        against = self._stopped_against(exp, stopped) if stopped is not None else exp.parent
-        if stopped is not None and exp.status == "discarded" and parent and self.parent_values(against):
+        against = self.stopped_against(exp, stopped) if stopped is not None else exp.parent
+        rival = self.parent_values(against) if stopped is not None else []
+        if stopped is not None and exp.status == "discarded" and parent and rival:
             # what the model learns of a run stopped early: the mean of the run it lost to (its
             # parent, or the best held gate pass), worse by the gap it showed when it was
             # stopped (an estimate: the run never reached its end)
             gap = stopped.value - stopped.parent
-            value = mean(self.parent_values(against)) + gap
+            value = mean(rival) + gap
             delta = value - mean(parent)
             by_seed, theirs = self._parent_by_seed(exp.parent), self._parent_by_seed(against)
             seeds = range(self.config.objective.repeats)

@@ -206,7 +206,9 @@ def load_run(store: Store, ledger: Ledger, run: str) -> RunSummary:
         if base_metric:
             summary.base_recorded[name] = mean(base_metric)
     means: dict[str, float] = {refs.base: base_mean} if base_mean is not None else {}
-    against: dict[int, tuple[int, float]] = {}  # stopped against a held gate pass: (its number, the gap)
+    # a stopped run: (the held gate pass it was stopped against or None: its parent, the
+    # parent's mean, the gap when stopped)
+    heading: dict[int, tuple[int | None, float | None, float]] = {}
     for exp in ledger.experiments(run):
         ms = [m for m in by_number.get(exp.number, []) if m.purpose in ("measure", "confirm")]
         own = values(ms, metric)
@@ -234,25 +236,21 @@ def load_run(store: Store, ledger: Ledger, run: str) -> RunSummary:
                 recorded={name: mean(vs) for name, _ in summary.tradeoffs if (vs := values(ms, name))},
                 stopped_at=(stop.step, stop.last_step) if stop is not None else None,
                 stopped_against=stop.against if stop is not None else None,
-                stopped_estimate=(
-                    parent_mean + stop.value - stop.parent
-                    if stop is not None and stop.against is None and parent_mean is not None
-                    else None
-                ),
             )
         )
         if exp.commit is not None and exp.commit == refs.best:
             summary.best_mean, summary.best_experiment = m_, exp.number
-        if stop is not None and stop.against is not None:
-            against[exp.number] = (stop.against, stop.value - stop.parent)
-    # a stop against a held gate pass (perhaps numbered later): where that one's mean says it was heading
+        if stop is not None:
+            heading[exp.number] = (stop.against, parent_mean, stop.value - stop.parent)
+    # a stopped run: where the mean of the run it lost to (its parent, or a held gate pass,
+    # perhaps numbered later) says it was heading, worse by the gap it showed
     by_number_mean = {e.number: e.mean for e in summary.experiments}
-    summary.experiments = [
-        replace(e, stopped_estimate=mean_ + against[e.number][1])
-        if e.number in against and (mean_ := by_number_mean.get(against[e.number][0])) is not None
-        else e
-        for e in summary.experiments
-    ]
+    for i, e in enumerate(summary.experiments):
+        if e.number in heading:
+            against, parent_mean, gap = heading[e.number]
+            rival = parent_mean if against is None else by_number_mean.get(against)
+            if rival is not None:
+                summary.experiments[i] = replace(e, stopped_estimate=rival + gap)
     sign = 1.0 if direction == "minimize" else -1.0
     # best mean first; at an equal mean an accepted change before one that was not
     ranked = sorted(

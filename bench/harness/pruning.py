@@ -34,7 +34,6 @@ import json
 import math
 import os
 import re
-import shutil
 import sqlite3
 import statistics
 import subprocess
@@ -46,7 +45,7 @@ from pathlib import Path
 
 from gitresearch.cli.workspace import Overrides, open_workspace
 from gitresearch.execute.base import Curve, Job
-from gitresearch.loop import Experiment, Search
+from gitresearch.loop import Search
 from gitresearch.notes import PURPOSES, Points
 from gitresearch.propose.choose import make_proposer
 from gitresearch.prune import setting, should_stop
@@ -155,12 +154,12 @@ def fake_search(prune: str, seed: int, wall: float, job_seconds: float) -> dict[
         exps = list(search.experiments.values())
         pruned = [e for e in exps if e.decision.pruned is not None and e.status == "discarded"]
 
-        def rival(e: Experiment) -> str:
-            """What a stop compared it with: the parent, or the best held gate pass."""
-            stop = e.decision.pruned
-            return search.experiments[stop.against].commit if stop and stop.against else e.parent
-
-        false = [e for e in pruned if true(config(e.commit)) < true(config(rival(e)))]
+        false = [
+            e
+            for e in pruned
+            if e.decision.pruned
+            and true(config(e.commit)) < true(config(search.stopped_against(e, e.decision.pruned)))
+        ]
         done = [e for e in exps if e.status in ("accepted", "discarded", "failed")]
         runs = [m for m in ws.ledger.measurements("p") if m.status != "running"]
         busy = sum(m.seconds or 0.0 for m in runs)
@@ -303,66 +302,128 @@ def part_late() -> None:
     )
 
 
-def part_demo(wall: str, settings: list[str]) -> None:
-    print(f"\n## the demo, {wall} of wall clock each (`gitresearch start`, bench/nanogpt)\n")
-    print("| prune | experiments | per hour | per hour of busy slots | pruned | accepted | best val_loss |")
-    print("|---|---|---|---|---|---|---|")
-    sizes: list[tuple[str, str]] = []
-    for prune in settings:
-        with tempfile.TemporaryDirectory() as tmp:
-            clone = Path(tmp) / "repo"
-            subprocess.run(["git", "clone", "-q", str(ROOT), str(clone)], check=True)
-            toml = (clone / "boundaries.toml").read_text()
-            toml = re.sub(r"^experiments = .*$", "experiments = 1000", toml, flags=re.M)
-            toml = re.sub(r"^wall_clock = .*$", f'wall_clock = "{wall}"', toml, flags=re.M)
-            if re.search(r"^prune = ", toml, flags=re.M):
-                toml = re.sub(r"^prune = .*$", f'prune = "{prune}"', toml, flags=re.M)
-            else:
-                toml = toml.replace("[search]\n", f'[search]\nprune = "{prune}"\n', 1)
-            (clone / "boundaries.toml").write_text(toml)
-            env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
-            subprocess.run(["git", "commit", "-qam", f"prune {prune}"], cwd=clone, env=env, check=True)
-            started = time.monotonic()
-            done = subprocess.run(
-                [sys.executable, "-m", "gitresearch", "start", "--name", "d", "--no-finalize"],
-                cwd=clone,
-                env=env,
-                capture_output=True,
-                text=True,
+def demo_search(prune: str, wall: str, model: str, seed: int) -> dict[str, float | str]:
+    """One `gitresearch start` of the demo in a fresh clone: its figures, from its ledger."""
+    with tempfile.TemporaryDirectory() as tmp:
+        clone = Path(tmp) / "repo"
+        subprocess.run(["git", "clone", "-q", str(ROOT), str(clone)], check=True)
+        toml = (clone / "boundaries.toml").read_text()
+        for key, value in (
+            ("experiments", "1000"),
+            ("wall_clock", f'"{wall}"'),
+            ("prune", f'"{prune}"'),
+            ("model", f'"{model}"'),
+            ("seed", str(seed)),
+        ):
+            toml, n = re.subn(rf"^{key} = .*$", f"{key} = {value}", toml, count=1, flags=re.M)
+            if n != 1:
+                raise SystemExit(f"the demo's boundaries.toml has no `{key} = ...` line")
+        (clone / "boundaries.toml").write_text(toml)
+        env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+        subprocess.run(["git", "commit", "-qam", f"prune {prune}"], cwd=clone, env=env, check=True)
+        started = time.monotonic()
+        done = subprocess.run(
+            [sys.executable, "-m", "gitresearch", "start", "--name", "d", "--no-finalize"],
+            cwd=clone,
+            env=env,
+            capture_output=True,
+            text=True,
+        )
+        seconds = time.monotonic() - started
+        if done.returncode != 0:
+            raise SystemExit(f"gitresearch start failed:\n{done.stderr[-3000:]}")
+        db = sqlite3.connect(clone / ".git" / "gitresearch" / "ledger.sqlite")
+        rows = db.execute("SELECT status, decision FROM experiments WHERE run='d'").fetchall()
+        finished = [r for r in rows if r[0] in ("accepted", "discarded", "failed")]
+        busy = db.execute("SELECT SUM(seconds) FROM measurements WHERE run='d'").fetchone()[0] or 0.0
+        best = db.execute("SELECT best FROM runs WHERE name='d'").fetchone()[0]
+        means = [
+            json.loads(m)["val_loss"]
+            for (m,) in db.execute(
+                "SELECT m.metrics FROM measurements m JOIN experiments e ON e.run=m.run AND e.number=m.number "
+                "WHERE m.run='d' AND e.commit_sha=? AND m.status='ok'",
+                (best,),
             )
-            seconds = time.monotonic() - started
-            if done.returncode != 0:
-                raise SystemExit(f"gitresearch start failed:\n{done.stderr[-3000:]}")
-            db = sqlite3.connect(clone / ".git" / "gitresearch" / "ledger.sqlite")
-            rows = db.execute("SELECT status, decision FROM experiments WHERE run='d'").fetchall()
-            finished = [r for r in rows if r[0] in ("accepted", "discarded", "failed")]
-            pruned = sum("pruned" in json.loads(r[1] or "{}") for r in finished)
-            accepted = sum(r[0] == "accepted" for r in finished)
-            busy = db.execute("SELECT SUM(seconds) FROM measurements WHERE run='d'").fetchone()[0] or 0.0
-            best = db.execute("SELECT best, base FROM runs WHERE name='d'").fetchone()
-            means = (
-                [
-                    json.loads(m)["val_loss"]
-                    for (m,) in db.execute(
-                        "SELECT m.metrics FROM measurements m JOIN experiments e ON e.run=m.run AND e.number=m.number "
-                        "WHERE m.run='d' AND e.commit_sha=? AND m.status='ok'",
-                        (best[0],),
-                    )
-                ]
-                if best[0]
-                else []
-            )
-            shown = f"{statistics.mean(means):.4f}" if means else "(the base)"
-            sizes.append((prune, _loser_sizes(finished)))
+        ]
+        if not means:  # nothing accepted: the base's own runs
+            means = [
+                json.loads(m)["val_loss"]
+                for (m,) in db.execute(
+                    "SELECT metrics FROM measurements WHERE run='d' AND purpose='baseline'"
+                )
+            ]
+        by_purpose = dict(
+            db.execute(
+                "SELECT purpose, SUM(seconds) FROM measurements WHERE run='d' GROUP BY purpose"
+            ).fetchall()
+        )
+        # the most any rule that lets a run pass half its steps could save: half of every
+        # measurement of a discarded experiment (its start-up and scoring counted as saved too)
+        losing = (
+            db.execute(
+                "SELECT SUM(m.seconds) FROM measurements m JOIN experiments e ON e.run=m.run AND e.number=m.number "
+                "WHERE m.run='d' AND m.purpose='measure' AND e.status='discarded'"
+            ).fetchone()[0]
+            or 0.0
+        )
+        db.close()
+        return {
+            "done": len(finished),
+            "per_hour": len(finished) / seconds * 3600,
+            "per_busy_hour": len(finished) / busy * 3600 if busy else 0.0,
+            "pruned": sum("pruned" in json.loads(r[1] or "{}") for r in finished),
+            "accepted": sum(r[0] == "accepted" for r in finished),
+            "best": statistics.mean(means),
+            "ceiling": busy / (busy - losing / 2) if busy else 0.0,
+            "sizes": _loser_sizes(finished),
+            "shares": ", ".join(f"{p} {(by_purpose.get(p) or 0.0) / busy:.0%}" for p in PURPOSES)
+            if busy
+            else "",
+        }
+
+
+def part_demo(wall: str, settings: list[str], models: list[str], seeds: list[int]) -> None:
+    print(f"\n## the demo, {wall} of wall clock each (`gitresearch start`, bench/nanogpt, 2 CPU jobs)\n")
+    print(
+        "| [search] model | seed | prune | experiments | per hour | per hour of busy slots | pruned "
+        "| accepted | best val_loss |"
+    )
+    print("|---|---|---|---|---|---|---|---|---|")
+    results: dict[tuple[str, str], list[dict[str, float | str]]] = {}
+    for model in models:
+        for seed in seeds:
+            for prune in settings:
+                r = demo_search(prune, wall, model, seed)
+                results.setdefault((model, prune), []).append(r)
+                print(
+                    f"| {model} | {seed} | {prune} | {r['done']} | {r['per_hour']:.0f} | {r['per_busy_hour']:.0f} "
+                    f"| {r['pruned']} | {r['accepted']} | {r['best']:.4f} |",
+                    flush=True,
+                )
+    for (model, prune), rs in results.items():
+        for seed, r in zip(seeds, rs):
+            line = f"{model}, seed {seed}, {prune}: {r['sizes']}; busy slot time by purpose: {r['shares']}"
+            if prune == "off":
+                line += (
+                    f"; ceiling: stopping every discarded experiment's measurement at half its run "
+                    f"would give {r['ceiling']:.2f}x per hour of busy slots"
+                )
+            print(f"\n{line}")
+    for model in models:
+        off = results.get((model, "off"))
+        for prune in settings:
+            if prune == "off" or off is None:
+                continue
+            on = results[(model, prune)]
+            wall_x = [float(a["per_hour"]) / float(b["per_hour"]) for a, b in zip(on, off)]
+            busy_x = [float(a["per_busy_hour"]) / float(b["per_busy_hour"]) for a, b in zip(on, off)]
+            no_worse = sum(float(a["best"]) <= float(b["best"]) for a, b in zip(on, off))
             print(
-                f"| {prune} | {len(finished)} | {len(finished) / seconds * 3600:.0f} | "
-                f"{len(finished) / busy * 3600 if busy else 0:.0f} | {pruned} | "
-                f"{accepted} | {shown} |",
-                flush=True,
+                f"\n{model}, {prune}: {statistics.median(wall_x):.2f}x the experiments per hour of prune = off "
+                f"(median over {len(on)} seed(s); {', '.join(f'{x:.2f}' for x in wall_x)}), "
+                f"{statistics.median(busy_x):.2f}x per hour of busy slots "
+                f"({', '.join(f'{x:.2f}' for x in busy_x)}); final best no worse on {no_worse} of {len(on)}"
             )
-            shutil.rmtree(clone, ignore_errors=True)
-    for prune, line in sizes:
-        print(f"\n{prune}: {line}")
 
 
 def _loser_sizes(rows: list[tuple[str, str]]) -> str:
@@ -393,6 +454,12 @@ def main() -> None:
     parser.add_argument("--settings", default="off,conservative,aggressive")
     parser.add_argument("--demo-wall", default="8m")
     parser.add_argument("--demo-settings", default="off,conservative")
+    parser.add_argument(
+        "--demo-models",
+        default="tpe,auto",
+        help="the demo's [search] model: tpe as shipped; auto, the GP (the default)",
+    )
+    parser.add_argument("--demo-seeds", default="0", help="the demo's [search] seed, one search per seed")
     args = parser.parse_args()
     parts = args.part.split(",")
     if "fake" in parts:
@@ -400,7 +467,12 @@ def main() -> None:
     if "late" in parts:
         part_late()
     if "demo" in parts:
-        part_demo(args.demo_wall, args.demo_settings.split(","))
+        part_demo(
+            args.demo_wall,
+            args.demo_settings.split(","),
+            args.demo_models.split(","),
+            [int(x) for x in args.demo_seeds.split(",")],
+        )
 
 
 if __name__ == "__main__":
