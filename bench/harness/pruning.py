@@ -19,9 +19,12 @@ Three parts (`--part fake,late,demo`; the first two by default):
   handicap of 0.05 to 0.4 held until 0% to 70% of the run, ending 0.01 to 0.1 better), and
   over the demo's own curves (bench/results/demo-curves.json: 14 changes, three seeds each,
   recorded from bench/nanogpt), counting the improvements each setting stops.
-- `demo`: the bundled demo (`gitresearch start`) once per `--demo-settings` (off and
-  conservative), each for `--demo-wall` of wall-clock time: experiments per hour, best
-  val_loss, accepted.
+- `demo`: the bundled demo (`gitresearch start` in a fresh clone) once per `--demo-settings`
+  (off and conservative), `--demo-models` (tpe, the demo's screening as shipped, and auto,
+  the default Gaussian process) and `--demo-seeds`, each for `--demo-wall` of wall-clock
+  time: experiments per hour and per busy-slot hour, pruned, accepted, the final best
+  val_loss, how far behind the discarded ones ended, busy time by purpose, a ceiling, and
+  the ratios to off (the median over seeds).
 
 Run: `python bench/harness/pruning.py [--seeds 5] [--wall 40] [--job 1.0] [--part fake,late]`
 """
