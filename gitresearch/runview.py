@@ -206,9 +206,9 @@ def load_run(store: Store, ledger: Ledger, run: str) -> RunSummary:
         if base_metric:
             summary.base_recorded[name] = mean(base_metric)
     means: dict[str, float] = {refs.base: base_mean} if base_mean is not None else {}
-    # a stopped run: (the held gate pass it was stopped against or None: its parent, the
-    # parent's mean, the gap when stopped)
-    heading: dict[int, tuple[int | None, float | None, float]] = {}
+    heading: dict[
+        int, tuple[float | None, float]
+    ] = {}  # a stopped run: (its parent's mean, the gap when stopped)
     for exp in ledger.experiments(run):
         ms = [m for m in by_number.get(exp.number, []) if m.purpose in ("measure", "confirm")]
         own = values(ms, metric)
@@ -241,14 +241,14 @@ def load_run(store: Store, ledger: Ledger, run: str) -> RunSummary:
         if exp.commit is not None and exp.commit == refs.best:
             summary.best_mean, summary.best_experiment = m_, exp.number
         if stop is not None:
-            heading[exp.number] = (stop.against, parent_mean, stop.value - stop.parent)
+            heading[exp.number] = (parent_mean, stop.value - stop.parent)
     # a stopped run: where the mean of the run it lost to (its parent, or a held gate pass,
     # perhaps numbered later) says it was heading, worse by the gap it showed
     by_number_mean = {e.number: e.mean for e in summary.experiments}
     for i, e in enumerate(summary.experiments):
         if e.number in heading:
-            against, parent_mean, gap = heading[e.number]
-            rival = parent_mean if against is None else by_number_mean.get(against)
+            parent_mean, gap = heading[e.number]
+            rival = parent_mean if e.stopped_against is None else by_number_mean.get(e.stopped_against)
             if rival is not None:
                 summary.experiments[i] = replace(e, stopped_estimate=rival + gap)
     sign = 1.0 if direction == "minimize" else -1.0

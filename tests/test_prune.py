@@ -19,7 +19,7 @@ from gitresearch.notes import ExperimentNote, Points
 from gitresearch.prune import SETTINGS, audit_verdict, setting, should_stop, spread_at, value_at
 from gitresearch.runview import detail, load_run
 from gitresearch.store import Store
-from gitresearch.testing.curves import training_curve
+from gitresearch.testing.curves import recorded_pairs, training_curve
 from gitresearch.tui.chart import curve_chart
 from tests.helpers.repos import make_repo
 from tests.helpers.runs import ledger_of
@@ -143,44 +143,33 @@ def test_late_bloomers_survive_the_default(late: float, late_at: float) -> None:
 DEMO_CURVES = Path(__file__).resolve().parents[1] / "bench" / "results" / "demo-curves.json"
 
 
-def _demo_pairs() -> list[tuple[str, int, Points, Points, list[Points], float]]:
-    """The demo's recorded runs (bench/harness/demo_curves.py: real training of the tiny GPT,
-    three seeds per change) as (change, seed, its curve, its parent's on that seed, the
-    parent's curves on every seed, how much better it ended: negative is worse)."""
-    runs: dict[str, dict[int, tuple[Points, float]]] = {}
-    for name, seed, curve, final in json.loads(DEMO_CURVES.read_text()):
-        runs.setdefault(name, {})[seed] = (tuple((float(a), float(b)) for a, b in curve), final)
-    out = []
-    for name, by_seed in sorted(runs.items()):
-        parent = "B" if name.startswith("B") else "I"
-        if name == parent:
-            continue
-        ref = [c for c, _ in runs[parent].values()]
-        for seed, (curve, final) in by_seed.items():
-            parent_curve, parent_final = runs[parent][seed]
-            out.append((name, seed, curve, parent_curve, ref, parent_final - final))
-    return out
-
-
 def test_the_demos_real_improvements_all_finish_at_the_default_and_its_clear_losers_stop() -> None:
     """Real curves, not synthetic ones: of the demo's recorded changes that end better than
     their parent on a seed (a warmup of 100 steps that trails by 0.25 at step 75, runs twice as
     long, higher learning rates), the default stops none; "aggressive" stops some of them (the
     reason it is not the default), and the default does stop the clear losers (a learning rate
     three times too low, 0.14 to 0.19 behind at the end, 10 noise widths and more)."""
-    pairs = _demo_pairs()
-    better = [p for p in pairs if p[5] > 0]
+    pairs = recorded_pairs(DEMO_CURVES)  # real training of the tiny GPT, three seeds per change
+    better = [p for p in pairs if p.gain > 0]
     assert len(better) >= 30
-    for name, seed, curve, parent, ref, _ in better:
-        assert first_stop(curve, parent, ref, seed=seed, final_noise=0.006) is None, (name, seed)
+    for p in better:
+        assert first_stop(p.curve, p.parent, p.reference, seed=p.seed, final_noise=0.006) is None, (
+            p.change,
+            p.seed,
+        )
     aggressive = [
-        p for p in better if first_stop(p[2], p[3], p[4], rule="aggressive", seed=p[1], final_noise=0.006)
+        p
+        for p in better
+        if first_stop(p.curve, p.parent, p.reference, rule="aggressive", seed=p.seed, final_noise=0.006)
     ]
     assert aggressive
-    losers = [p for p in pairs if p[0] == "I_lr1e-3"]
-    assert len(losers) == 3 and all(p[5] < -0.1 for p in losers)
-    for name, seed, curve, parent, ref, _ in losers:
-        assert first_stop(curve, parent, ref, seed=seed, final_noise=0.006) is not None, (name, seed)
+    losers = [p for p in pairs if p.change == "I_lr1e-3"]
+    assert len(losers) == 3 and all(p.gain < -0.1 for p in losers)
+    for p in losers:
+        assert first_stop(p.curve, p.parent, p.reference, seed=p.seed, final_noise=0.006) is not None, (
+            p.change,
+            p.seed,
+        )
 
 
 def test_the_documented_limit_a_late_step_decay() -> None:

@@ -52,7 +52,7 @@ from gitresearch.loop import Search
 from gitresearch.notes import PURPOSES, Points
 from gitresearch.propose.choose import make_proposer
 from gitresearch.prune import setting, should_stop
-from gitresearch.testing.curves import training_curve
+from gitresearch.testing.curves import recorded_pairs, training_curve
 from gitresearch.testing.fakeexec import ScriptedExecutor
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -269,10 +269,7 @@ def part_late() -> None:
         "| demo changes that end better: stopped |"
     )
     print("|---|---|---|---|")
-    demo = json.loads((ROOT / "bench" / "results" / "demo-curves.json").read_text())
-    by: dict[str, dict[int, tuple[Points, float]]] = {}
-    for name, seed, curve, final in demo:
-        by.setdefault(name, {})[seed] = (tuple((float(s), float(v)) for s, v in curve), final)
+    demo = [p for p in recorded_pairs(ROOT / "bench" / "results" / "demo-curves.json") if p.gain > 0]
     for rule in ("conservative", "aggressive"):
         stopped = {False: 0, True: 0}
         tried = {False: 0, True: 0}
@@ -284,17 +281,8 @@ def part_late() -> None:
                     continue  # the noise ate the gain on this seed: not a known-good change here
                 tried[at > 0.5] += 1
                 stopped[at > 0.5] += replay(child, parent, ref, seed, rule) is not None
-        good = wrong = 0
-        for name, runs in by.items():
-            parent_name = "B" if name.startswith("B") else "I"
-            if name == parent_name:
-                continue
-            reference = [c for c, _ in by[parent_name].values()]
-            for seed, (curve, final) in runs.items():
-                parent_curve, parent_final = by[parent_name][seed]
-                if final < parent_final:
-                    good += 1
-                    wrong += replay(curve, parent_curve, reference, seed, rule) is not None
+        good = len(demo)
+        wrong = sum(replay(p.curve, p.parent, p.reference, p.seed, rule) is not None for p in demo)
         print(
             f"| {rule} | {stopped[False]} of {tried[False]} | {stopped[True]} of {tried[True]} | "
             f"{wrong} of {good} |"

@@ -14,7 +14,10 @@ of the run.
 from __future__ import annotations
 
 import hashlib
+import json
 import random
+from dataclasses import dataclass
+from pathlib import Path
 
 from gitresearch.execute.base import Curve
 
@@ -50,3 +53,34 @@ def training_curve(
         value += shared.gauss(0.0, sigma) + own.gauss(0.0, sigma / 2.0)
         out.append((float(step), value))
     return tuple(out)
+
+
+@dataclass(frozen=True)
+class RecordedPair:
+    """One recorded run of a change and its parent's run on the same seed."""
+
+    change: str
+    seed: int
+    curve: Curve
+    parent: Curve
+    reference: list[Curve]  # the parent's curves on every seed: the noise at each step
+    gain: float  # how much better the change ended than its parent (negative: worse)
+
+
+def recorded_pairs(path: Path) -> list[RecordedPair]:
+    """The demo's recorded runs (bench/harness/demo_curves.py writes them: [name, seed, curve,
+    final] rows), each paired with its parent's on the same seed: `B` for the names starting
+    with B, else `I` (the parents themselves are left out). For the minimize direction."""
+    runs: dict[str, dict[int, tuple[Curve, float]]] = {}
+    for name, seed, curve, final in json.loads(path.read_text()):
+        runs.setdefault(name, {})[seed] = (tuple((float(a), float(b)) for a, b in curve), final)
+    out = []
+    for name, by_seed in sorted(runs.items()):
+        parent = "B" if name.startswith("B") else "I"
+        if name == parent:
+            continue
+        reference = [c for c, _ in runs[parent].values()]
+        for seed, (curve, final) in by_seed.items():
+            parent_curve, parent_final = runs[parent][seed]
+            out.append(RecordedPair(name, seed, curve, parent_curve, reference, parent_final - final))
+    return out
