@@ -13,13 +13,14 @@ from pathlib import Path
 
 import pytest
 
+from gitresearch.boundaries.config import PruneSetting
 from gitresearch.execute.base import Job
 from gitresearch.loop import Search
 from gitresearch.notes import ExperimentNote, Points
 from gitresearch.prune import SETTINGS, audit_verdict, setting, should_stop, spread_at, value_at
 from gitresearch.runview import detail, load_run
 from gitresearch.store import Store
-from gitresearch.testing.curves import recorded_pairs, training_curve
+from gitresearch.testing.curves import first_stop, recorded_pairs, training_curve
 from gitresearch.tui.chart import curve_chart
 from tests.helpers.repos import make_repo
 from tests.helpers.runs import ledger_of
@@ -30,33 +31,6 @@ BASE_SEEDS = range(5)
 
 def reference(final: float = 1.0, config: object = "parent") -> list[Points]:
     return [training_curve(final, s, config=config) for s in BASE_SEEDS]
-
-
-def first_stop(
-    child: Points,
-    parent: Points,
-    ref: list[Points],
-    *,
-    rule: str = "conservative",
-    seed: int = 0,
-    **kw: object,
-) -> float | None:
-    """Replay the run report by report, as the loop sees it; the step it is stopped at, or None."""
-    chosen = setting(rule)  # type: ignore[arg-type]
-    assert chosen is not None
-    for i in range(1, len(child) + 1):
-        stop = should_stop(
-            child[:i],
-            parent,
-            ref,
-            seed=seed,
-            direction="minimize",
-            rule=chosen,
-            **kw,  # type: ignore[arg-type]
-        )
-        if stop is not None:
-            return stop.evidence.step
-    return None
 
 
 def test_interpolation_and_spread() -> None:
@@ -115,7 +89,7 @@ def test_never_before_the_minimum_fraction_and_prune_after_moves_it() -> None:
 
 
 @pytest.mark.parametrize("rule", ["conservative", "aggressive"])
-def test_noise_alone_stops_nothing(rule: str) -> None:
+def test_noise_alone_stops_nothing(rule: PruneSetting) -> None:
     """The same configuration on 40 seeds (only the configuration's own noise differs): none stopped."""
     ref = reference()
     for seed in range(40):
@@ -163,13 +137,33 @@ def test_the_demos_real_improvements_all_finish_at_the_default_and_its_clear_los
         if first_stop(p.curve, p.parent, p.reference, rule="aggressive", seed=p.seed, final_noise=0.006)
     ]
     assert aggressive
-    losers = [p for p in pairs if p.change == "I_lr1e-3"]
+    losers = [p for p in pairs if p.change == "I_lr1e-3" and p.against == "I"]
     assert len(losers) == 3 and all(p.gain < -0.1 for p in losers)
     for p in losers:
         assert first_stop(p.curve, p.parent, p.reference, seed=p.seed, final_noise=0.006) is not None, (
             p.change,
             p.seed,
         )
+
+
+def test_a_real_late_decay_that_trails_until_four_fifths_of_the_run_finishes() -> None:
+    """The case past half of the run that the synthetic family cannot vouch for, on real
+    training: the demo with warmup-stable-decay against the same peak rate on a cosine
+    schedule. Held at its peak, it trails the cosine run by 0.04 to 0.06 between 67% and 83%
+    of the run, then cools down and ends ahead on all three seeds. Its gap stays within what
+    the cosine run still gains, so the default lets it finish; "aggressive" stops it."""
+    pairs = [
+        p for p in recorded_pairs(DEMO_CURVES) if p.change == "I_lr1.2e-2_wsd" and p.against == "I_lr1.2e-2"
+    ]
+    assert len(pairs) == 3 and all(p.gain > 0 for p in pairs)
+    for p in pairs:
+        trailing = [value_at(p.curve, s) - value_at(p.parent, s) for s in (200.0, 225.0, 250.0)]  # type: ignore[operator]
+        assert max(trailing) > 0.03, (p.seed, trailing)  # really behind, late in the run
+        assert first_stop(p.curve, p.parent, p.reference, seed=p.seed, final_noise=0.006) is None, p.seed
+    assert any(
+        first_stop(p.curve, p.parent, p.reference, rule="aggressive", seed=p.seed, final_noise=0.006)
+        for p in pairs
+    )
 
 
 def test_the_documented_limit_a_late_step_decay() -> None:

@@ -1,7 +1,8 @@
 """Record the demo's curves for a set of changes: what `pruning.py --part late` replays.
 
 Each change is the demo (bench/nanogpt) with some constants of train.py set (and, for a
-longer run, prepare.py's MAX_STEPS), trained on seeds 0..N-1 in a copy of the folder; its
+longer run, prepare.py's MAX_STEPS; for another schedule, its `lr_at` replaced), trained on
+seeds 0..N-1 in a copy of the folder; its
 `step:`/`val_loss:` lines are the curve and `prepare.py score` gives the final value. Two
 parents: `B`, the demo as shipped, and `I`, the demo with its learning rate and warmup
 fixed (3e-3 and 30 steps); every other change is named after the parent it alters
@@ -9,7 +10,10 @@ fixed (3e-3 and 30 steps); every other change is named after the parent it alter
 
 Among them, late bloomers: changes that trail their parent for part of the run and end
 better (a warmup of 100 steps, a higher learning rate that pays off as it decays, a run
-twice as long, which is compared with its parent's curve up to the parent's last step).
+twice as long, which is compared with its parent's curve up to the parent's last step, and
+`I_lr1.2e-2_wsd`, which holds its peak until 80% of the run: behind `I_lr1.2e-2`'s cosine
+until it cools down). A change is compared with every recorded run its name extends
+(gitresearch.testing.curves.recorded_pairs).
 
 Writes a JSON list of [name, seed, [[step, value], ...], final] to `--out`
 (bench/results/demo-curves.json by default). About 10 s per run, two runs at a time.
@@ -53,6 +57,29 @@ CHANGES: dict[str, dict[str, str]] = {
     "I_steps450": {**FIXED, "MAX_STEPS": "450", "REPORT_EVERY": "25"},
     "I_steps600": {**FIXED, "MAX_STEPS": "600", "REPORT_EVERY": "25"},
     "I_lr1.2e-2_warm100": {**FIXED, "LEARNING_RATE": "1.2e-2", "WARMUP_STEPS": "100"},
+    # another schedule (train.py's lr_at replaced): warmup, then the peak held until 80% of the
+    # run and a linear decay to zero (warmup-stable-decay), or a tenfold drop at 75%
+    "I_wsd": {**FIXED, "SCHEDULE": "wsd"},
+    "I_lr6e-3_wsd": {**FIXED, "LEARNING_RATE": "6e-3", "SCHEDULE": "wsd"},
+    "I_step": {**FIXED, "SCHEDULE": "step"},
+    "I_lr6e-3_step": {**FIXED, "LEARNING_RATE": "6e-3", "SCHEDULE": "step"},
+    "I_lr1.2e-2_wsd": {**FIXED, "LEARNING_RATE": "1.2e-2", "SCHEDULE": "wsd"},
+    "I_lr2.4e-2_wsd": {**FIXED, "LEARNING_RATE": "2.4e-2", "SCHEDULE": "wsd"},
+    "I_lr1.2e-2_step": {**FIXED, "LEARNING_RATE": "1.2e-2", "SCHEDULE": "step"},
+}
+
+_WARMUP = """def lr_at(step: int) -> float:
+    if step < WARMUP_STEPS:
+        return LEARNING_RATE * (step + 1) / WARMUP_STEPS
+"""
+SCHEDULES = {
+    "wsd": _WARMUP
+    + """    cool = int(0.8 * MAX_STEPS)
+    if step < cool:
+        return LEARNING_RATE
+    return LEARNING_RATE * (MAX_STEPS - step) / (MAX_STEPS - cool)
+""",
+    "step": _WARMUP + "    return LEARNING_RATE * (1.0 if step < 0.75 * MAX_STEPS else 0.1)\n",
 }
 
 
@@ -61,6 +88,15 @@ def run(name: str, seed: int) -> tuple[str, int, list[list[float]], float]:
         folder = Path(tmp) / "nanogpt"
         shutil.copytree(DEMO, folder, ignore=shutil.ignore_patterns("out", "__pycache__"))
         for constant, value in CHANGES[name].items():
+            if constant == "SCHEDULE":
+                path = folder / "train.py"
+                text, n = re.subn(
+                    r"^def lr_at\(.*?(?=\n\n\ndef )", SCHEDULES[value], path.read_text(), flags=re.M | re.S
+                )
+                if n != 1:
+                    raise SystemExit(f"{name}: no single `def lr_at` in {path.name}")
+                path.write_text(text)
+                continue
             path = folder / ("prepare.py" if constant in ("MAX_STEPS", "REPORT_EVERY") else "train.py")
             text, n = re.subn(
                 rf"^{constant} = [^#\n]*", f"{constant} = {value}  ", path.read_text(), flags=re.M

@@ -17,7 +17,7 @@ Three parts (`--part fake,late,demo`; the first two by default):
   than an earlier gate pass on the same parent would give.
 - `late`: the rule alone over a family of known-good late bloomers (synthetic curves: a
   handicap of 0.05 to 0.4 held until 0% to 70% of the run, ending 0.01 to 0.1 better), and
-  over the demo's own curves (bench/results/demo-curves.json: 14 changes, three seeds each,
+  over the demo's own curves (bench/results/demo-curves.json: 24 changes, three seeds each,
   recorded from bench/nanogpt), counting the improvements each setting stops.
 - `demo`: the bundled demo (`gitresearch start` in a fresh clone) once per `--demo-settings`
   (off and conservative), `--demo-models` (tpe, the demo's screening as shipped, and auto,
@@ -49,10 +49,9 @@ from pathlib import Path
 from gitresearch.cli.workspace import Overrides, open_workspace
 from gitresearch.execute.base import Curve, Job
 from gitresearch.loop import Search
-from gitresearch.notes import PURPOSES, Points
+from gitresearch.notes import PURPOSES
 from gitresearch.propose.choose import make_proposer
-from gitresearch.prune import setting, should_stop
-from gitresearch.testing.curves import recorded_pairs, training_curve
+from gitresearch.testing.curves import first_stop, recorded_pairs, training_curve
 from gitresearch.testing.fakeexec import ScriptedExecutor
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -244,18 +243,6 @@ def part_fake(seeds: int, wall: float, job: float, settings: list[str]) -> None:
                 )
 
 
-def replay(child: Points, parent: Points, reference: list[Points], seed: int, rule: str) -> float | None:
-    chosen = setting(rule)  # type: ignore[arg-type]
-    assert chosen is not None
-    for i in range(1, len(child) + 1):
-        stop = should_stop(
-            child[:i], parent, reference, seed=seed, direction="minimize", rule=chosen, final_noise=0.006
-        )
-        if stop is not None:
-            return stop.evidence.step
-    return None
-
-
 def part_late() -> None:
     print("## known-good late bloomers: how many each setting stops\n")
     family = []
@@ -280,9 +267,14 @@ def part_late() -> None:
                 if child[-1][1] >= parent[-1][1]:
                     continue  # the noise ate the gain on this seed: not a known-good change here
                 tried[at > 0.5] += 1
-                stopped[at > 0.5] += replay(child, parent, ref, seed, rule) is not None
+                stopped[at > 0.5] += (
+                    first_stop(child, parent, ref, rule=rule, seed=seed, final_noise=0.006) is not None
+                )
         good = len(demo)
-        wrong = sum(replay(p.curve, p.parent, p.reference, p.seed, rule) is not None for p in demo)
+        wrong = sum(
+            first_stop(p.curve, p.parent, p.reference, rule=rule, seed=p.seed, final_noise=0.006) is not None
+            for p in demo
+        )
         print(
             f"| {rule} | {stopped[False]} of {tried[False]} | {stopped[True]} of {tried[True]} | "
             f"{wrong} of {good} |"

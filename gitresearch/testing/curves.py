@@ -19,7 +19,10 @@ import random
 from dataclasses import dataclass
 from pathlib import Path
 
+from gitresearch.boundaries.config import Direction, PruneSetting
 from gitresearch.execute.base import Curve
+from gitresearch.notes import Points
+from gitresearch.prune import setting, should_stop
 
 
 def _rng(*key: object) -> random.Random:
@@ -60,6 +63,7 @@ class RecordedPair:
     """One recorded run of a change and its parent's run on the same seed."""
 
     change: str
+    against: str  # the parent's name
     seed: int
     curve: Curve
     parent: Curve
@@ -69,18 +73,53 @@ class RecordedPair:
 
 def recorded_pairs(path: Path) -> list[RecordedPair]:
     """The demo's recorded runs (bench/harness/demo_curves.py writes them: [name, seed, curve,
-    final] rows), each paired with its parent's on the same seed: `B` for the names starting
-    with B, else `I` (the parents themselves are left out). For the minimize direction."""
+    final] rows), each paired on the same seed with every recorded run its name extends
+    (`I_lr1.2e-2_wsd` with `I_lr1.2e-2` and with `I`): a change and the parent it alters.
+    For the minimize direction."""
     runs: dict[str, dict[int, tuple[Curve, float]]] = {}
     for name, seed, curve, final in json.loads(path.read_text()):
         runs.setdefault(name, {})[seed] = (tuple((float(a), float(b)) for a, b in curve), final)
     out = []
     for name, by_seed in sorted(runs.items()):
-        parent = "B" if name.startswith("B") else "I"
-        if name == parent:
-            continue
-        reference = [c for c, _ in runs[parent].values()]
-        for seed, (curve, final) in by_seed.items():
-            parent_curve, parent_final = runs[parent][seed]
-            out.append(RecordedPair(name, seed, curve, parent_curve, reference, parent_final - final))
+        for parent in sorted(p for p in runs if name.startswith(p + "_")):
+            reference = [c for c, _ in runs[parent].values()]
+            for seed, (curve, final) in by_seed.items():
+                if seed not in runs[parent]:
+                    continue
+                parent_curve, parent_final = runs[parent][seed]
+                out.append(
+                    RecordedPair(name, parent, seed, curve, parent_curve, reference, parent_final - final)
+                )
     return out
+
+
+def first_stop(
+    child: Points,
+    parent: Points,
+    reference: list[Points],
+    *,
+    rule: PruneSetting = "conservative",
+    seed: int = 0,
+    direction: Direction = "minimize",
+    final_noise: float = 0.0,
+    min_improvement: float = 0.0,
+) -> float | None:
+    """Replay a run against `parent` report by report, as the loop sees it: the step the rule
+    stops it at, or None when it runs to its end."""
+    chosen = setting(rule)
+    if chosen is None:
+        return None
+    for i in range(1, len(child) + 1):
+        stop = should_stop(
+            child[:i],
+            parent,
+            reference,
+            seed=seed,
+            direction=direction,
+            rule=chosen,
+            final_noise=final_noise,
+            min_improvement=min_improvement,
+        )
+        if stop is not None:
+            return stop.evidence.step
+    return None
