@@ -666,6 +666,12 @@ class Search:
                 f"base: {self.metric} {mean(base_values):.4g} ± {stdev(base_values):.2g} over "
                 f"{len(base_values)} run(s); {self.noise().describe()}"
             )
+            if self.prune_rule is not None and len(self._curves(self.base)) < 2:
+                self._event(
+                    f"early stopping ({self.config.search.prune}) is idle: the base reported no curve of "
+                    f"{self.metric}, so every run goes to its end; print a `step: N` line before each "
+                    f"intermediate `{self.metric}: VALUE` to let it stop clear losers (docs/deciding.md)"
+                )
 
     # -- early stopping -------------------------------------------------------------------
 

@@ -385,6 +385,7 @@ def test_start_stops_losers_early_and_every_reader_shows_it(tmp_path: Path) -> N
     done = repo.gitresearch("start", "--name", "c")
     assert done.returncode == 0, done.stderr
     assert "stopped early at step" in done.stderr + done.stdout
+    assert "early stopping (conservative) is idle" not in done.stderr + done.stdout
     store = Store(repo.root)
     ledger = ledger_of(repo)  # rebuilt from git alone: the curves and the evidence live in the notes
     view = load_run(store, ledger, "c")
@@ -444,6 +445,10 @@ def test_a_benchmark_without_a_curve_is_never_stopped(tmp_path: Path) -> None:
     repo = make_repo(tmp_path / "r", {"bench.py": flat, "boundaries.toml": CURVED_CONFIG})
     done = repo.gitresearch("start", "--name", "f", "--experiments", "2")
     assert done.returncode == 0, done.stderr
+    assert (
+        "early stopping (conservative) is idle: the base reported no curve of loss"
+        in done.stdout + done.stderr
+    )
     view = load_run(Store(repo.root), ledger_of(repo), "f")
     assert view.measured and not view.stopped_early
     assert all(not m.curve for m in ledger_of(repo).measurements("f"))
