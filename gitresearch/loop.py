@@ -9,7 +9,8 @@ note happens here, in order. An experiment goes through
     -> accepted (the incumbent advances) | discarded | failed
 
 A measurement run whose curve of intermediate values is clearly losing against its parent's
-on the same seed is stopped early (prune.py) and the experiment discarded as pruned.
+on the same seed is stopped early (prune.py's rule; stopping.py keeps what it learns between
+looks: the audits, the curves found to be no guide) and the experiment discarded as pruned.
 
 and one that passed against a parent that is no longer the incumbent is re-applied onto
 the incumbent as a new experiment and measured again. Every finished run rewrites the
@@ -20,6 +21,7 @@ ledger hold (`resume`).
 from __future__ import annotations
 
 import contextlib
+import functools
 import math
 import re
 import signal
@@ -62,7 +64,7 @@ from gitresearch.notes import (
     values,
 )
 from gitresearch.propose.base import Context, NotReady, Outcome, Proposal, ProposalRecord, Proposer
-from gitresearch.prune import Stop, audit_verdict, should_stop
+from gitresearch.prune import Stop
 from gitresearch.prune import setting as prune_setting
 from gitresearch.record import Recorder
 from gitresearch.stats import (
@@ -76,6 +78,7 @@ from gitresearch.stats import (
     pooled_noise,
     stdev,
 )
+from gitresearch.stopping import AUDIT_EVERY, EarlyStopping, Rival
 from gitresearch.store import Store
 
 CONFIRM_SEED_BASE = 100_000  # seeds nobody ran: CONFIRM_SEED_BASE + 100 * experiment + i
@@ -85,7 +88,6 @@ MAX_HYPOTHESIS = 300  # characters kept of a proposal's hypothesis (a commit sub
 # experiments measured after the best held gate pass, none better, before it is confirmed anyway
 # (held only where the proposer defers confirmation: the sweep's model, its suggestions whole)
 HOLD_PATIENCE = 8
-AUDIT_EVERY = 8  # every 8th stop the rule calls against one parent runs to its end instead, as a check
 MAX_RATIONALE = 20_000
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 
@@ -190,13 +192,11 @@ class Search:
             simplicity=config.search.simplicity,
         )
         self.on_event = on_event
-        self.prune_rule = prune_setting(config.search.prune, config.search.prune_after)
-        self.pruning: dict[str, Stop] = {}  # job key -> why it is being stopped
-        self.judged_at: dict[str, float] = {}  # job key -> the last step of its curve already judged
-        self.stops_against: dict[str, int] = {}  # parent commit -> stops the rule called against it
-        self.audits: dict[str, Stop] = {}  # job key -> the stop it would have had: it runs on, as a check
-        self.audited: set[int] = set()  # experiments with a run under audit: none of their runs stops
-        self.unguided: set[str] = set()  # parents whose curves an audit showed to be no guide
+        self.stopping = EarlyStopping(
+            prune_setting(config.search.prune, config.search.prune_after),
+            self.direction,
+            config.objective.min_improvement,
+        )
         self.base = ""
         self.incumbent = ""
         self.baseline: list[Measurement] = []
@@ -295,7 +295,9 @@ class Search:
                 self.recorder.changed(self._note(exp), exp.commit, "committed")
         # once all are in: a stop may have been called against a later-numbered held gate pass
         for exp in self.experiments.values():
-            self._recall_stops(exp)
+            stop = exp.decision.pruned
+            against = self.stopped_against(exp, stop) if stop is not None else exp.parent
+            self.stopping.recall(against, stop is not None, exp.decision.audit)
             if exp.status in ("accepted", "discarded", "failed"):
                 exp.phase = "done"
                 self.proposer.observe(self._outcome(exp))
@@ -304,17 +306,6 @@ class Search:
         self._event(
             f"resumed run {self.run}: {self.committed} experiment(s) so far, {len(self.queue)} run(s) to redo"
         )
-
-    def _recall_stops(self, exp: Experiment) -> None:
-        """What early stopping had learnt of `exp`'s parent before the run stopped: how often
-        the rule called a stop against it (so every AUDIT_EVERY-th is still checked), and
-        whether an audit showed its curves to be no guide."""
-        stop = exp.decision.pruned
-        against = self.stopped_against(exp, stop) if stop is not None else exp.parent
-        if stop is not None or exp.decision.audit is not None:
-            self.stops_against[against] = self.stops_against.get(against, 0) + 1
-        if exp.decision.audit == "wrong":
-            self.unguided.add(against)
 
     def _requeue(self, exp: Experiment) -> None:
         confirmed = any(m.purpose == "confirm" for m in exp.measurements)
@@ -616,8 +607,7 @@ class Search:
         self.job_started.pop(job.key, None)
         if self.watched:
             self._check_tripwire()
-        self.judged_at.pop(job.key, None)
-        stop = self.pruning.pop(job.key, None)
+        stop, audit = self.stopping.ended(job.key, job.experiment)
         if stop is not None and not result.ok and result.reason == "cancelled" and not self.interrupted:
             result = replace(result, reason="pruned", detail=stop.describe(self.metric))
         measurement = self.recorder.finished(result)
@@ -630,9 +620,7 @@ class Search:
         if exp is None:
             return
         exp.measurements.append(measurement)
-        audit = self.audits.pop(job.key, None)
         if audit is not None:
-            self.audited.discard(exp.number)
             self._audit(exp, measurement, audit)
         exp.in_flight -= 1
         if exp.in_flight > 0:
@@ -666,7 +654,7 @@ class Search:
                 f"base: {self.metric} {mean(base_values):.4g} ± {stdev(base_values):.2g} over "
                 f"{len(base_values)} run(s); {self.noise().describe()}"
             )
-            if self.prune_rule is not None and len(self._curves(self.base)) < 2:
+            if self.stopping.rule is not None and len(self._curves(self.base)) < 2:
                 self._event(
                     f"early stopping ({self.config.search.prune}) is idle: the base reported no curve of "
                     f"{self.metric}, so every run goes to its end; print a `step: N` line before each "
@@ -677,23 +665,22 @@ class Search:
 
     def _prune(self) -> None:
         """Stop each measurement run whose curve so far loses clearly against its parent's."""
-        if self.prune_rule is None or self.interrupted or self.tripped:
+        if self.stopping.rule is None or self.interrupted or self.tripped:
             return
         base_curves = self._curves(self.base)
         if len(base_curves) < 2:
             return  # no noise to judge a curve by (or the benchmark reports none)
-        final_noise: float | None = None  # pooled over every experiment: once per tick, when needed
+        # pooled over every experiment: once per tick, when a curve has a new report
+        final_noise = functools.cache(lambda: self.noise().sigma or 0.0)
         for key, (job, _) in self.executor.running().items():
             exp = self.experiments.get(job.experiment)
-            if job.purpose != "measure" or key in self.pruning or exp is None:
-                continue
-            if exp.number in self.audited:
-                continue  # one of its runs is being audited: all of it runs to its end
+            if job.purpose != "measure" or exp is None or not self.stopping.may_stop(key, exp.number):
+                continue  # (one of its runs is being audited: all of it runs to its end)
             # while gate passes are held, against the best of them on the same parent: a run
             # clearly behind it cannot be the one confirmed (else against its parent)
             leader = self._leader(exp, job.seed)
             against = leader.commit if leader is not None else exp.parent
-            if exp.parent in self.unguided or against in self.unguided:
+            if not self.stopping.guided(exp.parent, against):
                 continue
             parent = self._curve(against, job.seed)
             if len(parent) < 2:
@@ -701,36 +688,24 @@ class Search:
             reference = self._curves(against)
             if len(reference) < 2:
                 reference = self._curves(exp.parent)
-            curve = self.executor.progress(key)
-            if not curve or self.judged_at.get(key) == curve[-1][0]:
-                continue  # nothing new since the last look
-            self.judged_at[key] = curve[-1][0]
-            if final_noise is None:
-                final_noise = self.noise().sigma or 0.0
-            stop = should_stop(
-                curve,
+            rival = Rival(
+                against,
+                leader.number if leader is not None else None,
                 parent,
                 reference if len(reference) >= 2 else base_curves,
-                seed=job.seed,
-                direction=self.direction,
-                rule=self.prune_rule,
-                final_noise=final_noise,
-                min_improvement=self.config.objective.min_improvement,
             )
-            if stop is None:
+            call = self.stopping.judge(
+                key, exp.number, job.seed, self.executor.progress(key), rival, final_noise
+            )
+            if call is None:
                 continue
-            if leader is not None:
-                stop = Stop(replace(stop.evidence, against=leader.number))
-            calls = self.stops_against[against] = self.stops_against.get(against, 0) + 1
-            if calls % AUDIT_EVERY == 0:  # let this one finish: was the rule right?
-                self.audits[key] = stop
-                self.audited.add(exp.number)
+            if call.audit:
                 self._event(
-                    f"#{exp.number:04d} would be {stop.describe(self.metric)}; running it to its end "
+                    f"#{exp.number:04d} would be {call.stop.describe(self.metric)}; running it to its end "
                     f"instead (one stop in {AUDIT_EVERY} is checked)"
                 )
                 continue
-            self._stop_experiment(exp, stop)
+            self._stop_experiment(exp, call.stop)
 
     def _leader(self, exp: Experiment, seed: int) -> Experiment | None:
         """The best gate pass held on `exp`'s parent that reported a curve on `seed`, if any."""
@@ -750,12 +725,11 @@ class Search:
         no run is stopped against it again."""
         against = self.stopped_against(exp, stop.evidence)
         parent = self._parent_by_seed(against).get(m.seed)
-        if m.status != "ok" or parent is None or self.prune_rule is None or self.metric not in m.metrics:
+        if m.status != "ok" or parent is None or self.metric not in m.metrics:
             return
         behind = improvement(self.direction, m.metrics[self.metric], parent)  # how much worse it is
         clearly = 2.0 * math.sqrt(2.0) * (self.noise().sigma or 0.0) + self.config.objective.min_improvement
-        then = improvement(self.direction, stop.evidence.value, stop.evidence.parent)  # behind when stopped
-        why = audit_verdict(behind, then, clearly)
+        why = self.stopping.audited_run(against, behind, stop, clearly)
         # kept in its note, so that a resumed run knows which curves are no guide
         exp.decision = replace(exp.decision, audit="right" if why is None else "wrong")
         self.recorder.changed(self._note(exp), exp.commit)
@@ -766,7 +740,6 @@ class Search:
                 "the early stop it escaped was right"
             )
             return
-        self.unguided.add(against)
         self._event(
             f"warning: early stopping was wrong about #{exp.number:04d}: stopped at step "
             f"{stop.evidence.step:g} it would have been, yet it ended {behind:.4g} behind {whose} on "
@@ -777,8 +750,12 @@ class Search:
     def _stop_experiment(self, exp: Experiment, stop: Stop) -> None:
         """Stop every measurement of `exp` (running or queued): one losing seed discards it."""
         for key, (job, _) in self.executor.running().items():
-            if job.experiment == exp.number and job.purpose == "measure" and key not in self.pruning:
-                self.pruning[key] = stop
+            if (
+                job.experiment == exp.number
+                and job.purpose == "measure"
+                and key not in self.stopping.stopping
+            ):
+                self.stopping.stopped(key, stop)
                 self.executor.cancel(key)
         queued = [j for j in self.queue if j.experiment == exp.number and j.purpose == "measure"]
         for job in queued:

@@ -270,7 +270,7 @@ def test_a_run_clearly_behind_the_best_held_gate_pass_is_stopped_against_it(tmp_
     relearnt = ScriptedProposer([], defers=True)
     resumed = again.search("lead", relearnt)
     resumed.resume()
-    assert resumed.stops_against == {search.experiments[1].commit: 1}
+    assert resumed.stopping.calls == {search.experiments[1].commit: 1}
     everything = search.experiments[1].values("loss")  # its gate and confirmation runs, by now
     assert next(o for o in relearnt.outcomes if o.number == 2).value == pytest.approx(
         sum(everything) / len(everything) + stop.value - stop.parent

@@ -506,7 +506,7 @@ def test_a_forged_parent_curve_is_caught_by_the_audit_and_stops_nothing_after(
     its true one, so that every later change would look clearly behind it and be stopped. The
     audit lets one would-be stop in AUDIT_EVERY run to its end; that change (a no-op) ends level
     with its parent, so the parent's curves are declared no guide and nothing more is stopped."""
-    monkeypatch.setattr("gitresearch.loop.AUDIT_EVERY", 2)
+    monkeypatch.setattr("gitresearch.stopping.AUDIT_EVERY", 2)
     repo = knob_repo(tmp_path / "r", experiments=7, jobs=1)
 
     h = harness(repo, final_value, slots=1, seconds=SECONDS, curve=forged)
@@ -526,7 +526,7 @@ def test_a_forged_parent_curve_is_caught_by_the_audit_and_stops_nothing_after(
     assert children[1].decision.pruned is None and children[1].measurements[0].status == "ok"
     # ...and never again: every later change ran to its end
     assert all(c.decision.pruned is None and c.measurements[0].status == "ok" for c in children[2:])
-    assert first.commit in search.unguided
+    assert first.commit in search.stopping.unguided
 
 
 def test_a_parent_found_no_guide_stays_so_after_resume(
@@ -535,7 +535,7 @@ def test_a_parent_found_no_guide_stays_so_after_resume(
     """The forged curve again, but the run is stopped right after the audit that caught it: the
     resumed run reads the audit's verdict from the notes and stops nothing against that parent
     (without it, the forgery would stop the next changes again)."""
-    monkeypatch.setattr("gitresearch.loop.AUDIT_EVERY", 2)
+    monkeypatch.setattr("gitresearch.stopping.AUDIT_EVERY", 2)
     repo = knob_repo(tmp_path / "r", experiments=9, jobs=1)
 
     h = harness(repo, final_value, slots=1, seconds=SECONDS, curve=forged)
@@ -543,14 +543,14 @@ def test_a_parent_found_no_guide_stays_so_after_resume(
 
     def stop_once_caught(s: object) -> None:
         del s
-        if search.unguided:
+        if search.stopping.unguided:
             search.interrupted = 1
 
     search.on_tick = stop_once_caught
     search.start()
     assert search.loop().interrupted
     first = search.experiments[1]
-    assert first.status == "accepted" and first.commit in search.unguided
+    assert first.status == "accepted" and first.commit in search.stopping.unguided
     audited = [e for e in search.experiments.values() if e.decision.audit is not None]
     assert [e.decision.audit for e in audited] == ["wrong"]
 
@@ -559,8 +559,8 @@ def test_a_parent_found_no_guide_stays_so_after_resume(
     widths = [{"WIDTH": str(w)} for w in range(20, 24)]
     resumed = again.search("forged", ScriptedProposer(widths))
     resumed.resume()
-    assert first.commit in resumed.unguided
-    assert resumed.stops_against.get(first.commit, 0) >= 2
+    assert first.commit in resumed.stopping.unguided
+    assert resumed.stopping.calls.get(first.commit, 0) >= 2
     resumed.loop()
     later = [e for e in resumed.experiments.values() if e.number > max(search.experiments)]
     assert len(later) == 4 and all(e.decision.pruned is None for e in later)
