@@ -391,14 +391,15 @@ def test_start_stops_losers_early_and_every_reader_shows_it(tmp_path: Path) -> N
     view = load_run(store, ledger, "c")
     stopped = view.stopped_early
     assert stopped, [(e.number, e.status, e.reason) for e in view.experiments]
+    base_runs = ledger.measurements("c", 0)
+    whole = min(m.seconds or 0.0 for m in base_runs)  # ten reports 0.15 s apart, and the start-up
     for e in stopped:
         assert e.status == "discarded" and e.stopped_at is not None
         step, last = e.stopped_at
         assert 50 <= step < last == 100
         [m] = [m for m in ledger.measurements("c", e.number) if m.purpose == "measure"]
         assert m.status == "pruned" and m.curve and m.curve[-1][0] <= step + 10
-        assert m.seconds is not None and m.seconds < 1.5  # ten reports 0.15 s apart: stopped early
-    base_runs = ledger.measurements("c", 0)
+        assert m.seconds is not None and m.seconds < whole  # stopped before its end
     assert all(len(m.curve) == 10 and m.curve[0] == (10.0, m.curve[0][1]) for m in base_runs)
     # the report: the line, the reason in the table; the JSON
     report = repo.gitresearch("report", "c")
