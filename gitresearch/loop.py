@@ -753,7 +753,7 @@ class Search:
             if (
                 job.experiment == exp.number
                 and job.purpose == "measure"
-                and key not in self.stopping.stopping
+                and self.stopping.may_stop(key, exp.number)
             ):
                 self.stopping.stopped(key, stop)
                 self.executor.cancel(key)
