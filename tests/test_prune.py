@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -17,7 +18,7 @@ from gitresearch.boundaries.config import PruneSetting
 from gitresearch.execute.base import Job
 from gitresearch.loop import Search
 from gitresearch.notes import ExperimentNote, Points
-from gitresearch.prune import SETTINGS, audit_verdict, setting, should_stop, spread_at, value_at
+from gitresearch.prune import SETTINGS, Setting, audit_verdict, setting, should_stop, spread_at, value_at
 from gitresearch.runview import detail, load_run
 from gitresearch.store import Store
 from gitresearch.testing.curves import first_stop, recorded_pairs, training_curve
@@ -150,8 +151,9 @@ def test_a_real_late_decay_that_trails_until_four_fifths_of_the_run_finishes() -
     """The case past half of the run that the synthetic family cannot vouch for, on real
     training: the demo with warmup-stable-decay against the same peak rate on a cosine
     schedule. Held at its peak, it trails the cosine run by 0.04 to 0.06 between 67% and 83%
-    of the run, then cools down and ends ahead on all three seeds. Its gap stays within what
-    the cosine run still gains, so the default lets it finish; "aggressive" stops it."""
+    of the run, then cools down and ends ahead on all three seeds. At the demo's seed noise
+    that gap stays within the noise bound there, so the default lets it finish (on curves
+    twice as precise the lead guard is what keeps it: the next test); "aggressive" stops it."""
     pairs = [
         p for p in recorded_pairs(DEMO_CURVES) if p.change == "I_lr1.2e-2_wsd" and p.against == "I_lr1.2e-2"
     ]
@@ -164,6 +166,38 @@ def test_a_real_late_decay_that_trails_until_four_fifths_of_the_run_finishes() -
         first_stop(p.curve, p.parent, p.reference, rule="aggressive", seed=p.seed, final_noise=0.006)
         for p in pairs
     )
+
+
+def sharpened(curves: list[Points], factor: float) -> list[Points]:
+    """The same curves with their seed-to-seed spread scaled by `factor` at every step (a
+    benchmark whose runs agree more closely, as larger models and evaluation sets do)."""
+    steps = [s for s, _ in curves[0]]
+    means = {s: sum(value_at(c, s) or 0.0 for c in curves) / len(curves) for s in steps}
+    return [tuple((s, means[s] + factor * (v - means[s])) for s, v in c) for c in curves]
+
+
+def test_on_precise_curves_the_lead_guard_is_what_keeps_the_real_late_decays() -> None:
+    """The guard "further behind than all its parent still gains" (prune.py, 3), on real
+    curves: with the seed noise halved, the noise bound no longer covers the demo's late
+    decays (warmup-stable-decay, and a tenfold step at 75%, each against the same peak on a
+    cosine schedule), and the default still stops none of the 70 recorded improvements;
+    without the guard, or at half of it, it stops both decays on seed 0, runs that end ahead."""
+    better = [p for p in recorded_pairs(DEMO_CURVES) if p.gain > 0]
+    assert len(better) >= 70
+
+    def stopped(rule: PruneSetting | Setting) -> set[tuple[str, int]]:
+        return {
+            (p.change, p.seed)
+            for p in better
+            if first_stop(
+                p.curve, p.parent, sharpened(p.reference, 0.5), rule=rule, seed=p.seed, final_noise=0.003
+            )
+        }
+
+    assert stopped("conservative") == set()
+    decays = {("I_lr1.2e-2_wsd", 0), ("I_lr1.2e-2_step", 0)}
+    for lead in (0.0, 0.5):
+        assert stopped(replace(SETTINGS["conservative"], lead=lead)) >= decays, lead
 
 
 def test_the_documented_limit_a_late_step_decay() -> None:

@@ -22,7 +22,7 @@ from pathlib import Path
 from gitresearch.boundaries.config import Direction, PruneSetting
 from gitresearch.execute.base import Curve
 from gitresearch.notes import Points
-from gitresearch.prune import setting, should_stop
+from gitresearch.prune import Setting, setting, should_stop
 
 
 def _rng(*key: object) -> random.Random:
@@ -98,15 +98,16 @@ def first_stop(
     parent: Points,
     reference: list[Points],
     *,
-    rule: PruneSetting = "conservative",
+    rule: PruneSetting | Setting = "conservative",
     seed: int = 0,
     direction: Direction = "minimize",
     final_noise: float = 0.0,
     min_improvement: float = 0.0,
 ) -> float | None:
     """Replay a run against `parent` report by report, as the loop sees it: the step the rule
-    stops it at, or None when it runs to its end."""
-    chosen = setting(rule)
+    stops it at, or None when it runs to its end. `rule`: a setting's name, or a `Setting`
+    with some of its guards changed (what a guard is for: the runs it alone lets finish)."""
+    chosen = rule if isinstance(rule, Setting) else setting(rule)
     if chosen is None:
         return None
     for i in range(1, len(child) + 1):
