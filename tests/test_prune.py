@@ -21,7 +21,7 @@ from gitresearch.notes import ExperimentNote, Points
 from gitresearch.prune import SETTINGS, Setting, audit_verdict, setting, should_stop, spread_at, value_at
 from gitresearch.runview import detail, load_run
 from gitresearch.store import Store
-from gitresearch.testing.curves import first_stop, recorded_pairs, training_curve
+from gitresearch.testing.curves import first_stop, recorded_pairs, sharpened, training_curve
 from gitresearch.tui.chart import curve_chart
 from tests.helpers.repos import make_repo
 from tests.helpers.runs import ledger_of
@@ -168,14 +168,6 @@ def test_a_real_late_decay_that_trails_until_four_fifths_of_the_run_finishes() -
     )
 
 
-def sharpened(curves: list[Points], factor: float) -> list[Points]:
-    """The same curves with their seed-to-seed spread scaled by `factor` at every step (a
-    benchmark whose runs agree more closely, as larger models and evaluation sets do)."""
-    steps = [s for s, _ in curves[0]]
-    means = {s: sum(value_at(c, s) or 0.0 for c in curves) / len(curves) for s in steps}
-    return [tuple((s, means[s] + factor * (v - means[s])) for s, v in c) for c in curves]
-
-
 def test_on_precise_curves_the_lead_guard_is_what_keeps_the_real_late_decays() -> None:
     """The guard "further behind than all its parent still gains" (prune.py, 3), on real
     curves: with the seed noise halved, the noise bound no longer covers the demo's late
@@ -226,6 +218,33 @@ def test_a_run_catching_up_fast_is_left_to_finish() -> None:
     assert first_stop(closing, parent, ref, rule="aggressive") is None
     stuck = tuple((s, v + 0.5) for s, v in parent)  # 0.5 behind, not closing
     assert first_stop(stuck, parent, ref) == 175.0
+
+
+def test_a_gap_that_closes_in_stages_is_left_to_finish() -> None:
+    """A run that catches up in stages (a learning rate dropped in several steps at other
+    times than its parent's): fast between 25% and half of the run, level for two reports,
+    then closing again to end ahead. Over the last two intervals alone it is not closing;
+    over the last quarter of the run it closes faster than its parent still gains, so the
+    default lets it finish (judged on the last interval alone, it would stop at step 200)."""
+    parent = tuple((float(s), 1.0 + 30.0 / s) for s in range(25, 301, 25))
+    gaps = [0.8, 0.75, 0.65, 0.5, 0.35, 0.2, 0.2, 0.2, 0.1, 0.05, 0.0, -0.01]
+    staged = tuple((s, v + g) for (s, v), g in zip(parent, gaps, strict=True))
+    ref = [tuple((s, v + d) for s, v in parent) for d in (0.0, 0.004, -0.004)]
+    assert first_stop(staged, parent, ref) is None
+    plateau = tuple((s, v + (g if s <= 150 else 0.2)) for (s, v), g in zip(parent, gaps, strict=True))
+    assert first_stop(plateau, parent, ref) == 225.0  # one that stays level is stopped, a report later
+
+
+def test_curves_that_happen_to_agree_never_narrow_the_bound_below_the_final_noise() -> None:
+    """Two reference curves 0.0005 apart would make any gap look like many noise widths. A run
+    0.025 behind all along (four final-noise widths of 0.006 would be 0.034 with the paired
+    √2) is a tie as far as its final value can tell: the default lets it finish, however
+    close the curves it is judged with; the bound is never less than the final values' noise."""
+    parent = tuple((float(s), 1.0 + 30.0 / s) for s in range(25, 301, 25))
+    tie = tuple((s, v + 0.025) for s, v in parent)
+    agreeing = [tuple((s, v + d) for s, v in parent) for d in (0.0, 0.0005)]
+    assert first_stop(tie, parent, agreeing, final_noise=0.006) is None
+    assert first_stop(tie, parent, agreeing, final_noise=0.006 / 4) == 275.0  # a smaller noise: stopped
 
 
 def flip(curve: Points) -> Points:

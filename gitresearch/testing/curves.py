@@ -22,7 +22,7 @@ from pathlib import Path
 from gitresearch.boundaries.config import Direction, PruneSetting
 from gitresearch.execute.base import Curve
 from gitresearch.notes import Points
-from gitresearch.prune import Setting, setting, should_stop
+from gitresearch.prune import Setting, setting, should_stop, value_at
 
 
 def _rng(*key: object) -> random.Random:
@@ -124,3 +124,12 @@ def first_stop(
         if stop is not None:
             return stop.evidence.step
     return None
+
+
+def sharpened(curves: list[Points], factor: float) -> list[Points]:
+    """The same curves with their seed-to-seed spread scaled by `factor` at every step of the
+    first one (a benchmark whose runs agree more closely, as larger models and evaluation
+    sets do)."""
+    steps = [s for s, _ in curves[0]]
+    means = {s: sum(value_at(c, s) or 0.0 for c in curves) / len(curves) for s in steps}
+    return [tuple((s, means[s] + factor * (v - means[s])) for s, v in c) for c in curves]
