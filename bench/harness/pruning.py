@@ -1,6 +1,6 @@
 """Early stopping: experiments per hour with pruning on and off, and how often it was wrong.
 
-Three parts (`--part fake,late,demo`; the first two by default):
+Four parts (`--part fake,late,demo,replay`; the first two by default):
 
 - `fake`: the real search loop, store, ledger and sweep, with the scripted executor of the
   tests (gitresearch.testing.fakeexec) running the `smooth` objective of objectives.py as a
@@ -12,21 +12,31 @@ Three parts (`--part fake,late,demo`; the first two by default):
   the final incumbent, the accepted changes, the pruned experiments (in brackets those
   stopped against the best gate pass held rather than their parent) and the false prunes:
   pruned experiments whose configuration is truly better than the one they were stopped
-  against. It also prints the busy slot time by purpose and a ceiling: what an oracle that
-  stopped at half of its run every measurement of a change truly worse than its parent or
-  than an earlier gate pass on the same parent would give.
+  against. It also prints the busy slot time by purpose and the oracle ceilings: what
+  stopping, at half or a quarter of its run, every measurement of a change truly worse
+  (or worse by more than 2 or 5 seed-noise widths) than its parent or an earlier gate pass
+  on the same parent would give.
 - `late`: the rule alone over a family of known-good late bloomers (synthetic curves: a
   handicap of 0.05 to 0.4 held until 0% to 70% of the run, ending 0.01 to 0.1 better), and
   over the demo's own curves (bench/results/demo-curves.json: 24 changes, three seeds each,
-  recorded from bench/nanogpt), counting the improvements each setting stops.
+  recorded from bench/nanogpt), as recorded and with their seed spread halved, counting the
+  improvements each setting stops.
 - `demo`: the bundled demo (`gitresearch start` in a fresh clone) once per `--demo-settings`
   (off and conservative), `--demo-models` (tpe, the demo's screening as shipped, and auto,
   the default Gaussian process) and `--demo-seeds`, each for `--demo-wall` of wall-clock
   time: experiments per hour and per busy-slot hour, pruned, accepted, the final best
-  val_loss, how far behind the discarded ones ended, busy time by purpose, a ceiling, and
-  the ratios to off (the median over seeds).
+  val_loss, how far behind the discarded ones ended, busy time by purpose, the oracle
+  ceilings (as the fake's, from the measured values), and the ratios to off (the median
+  over seeds). `--demo-keep DIR` keeps each search's ledger, with every run's curve.
+- `replay`: the rule, both settings and the default with one guard loosened at a time,
+  replayed over the runs of demo searches made with prune = "off" (`--replay` names their
+  kept ledgers): the stops, the busy time they would have saved, and the late bloomers of
+  `late` each stops. What a guard costs and what it keeps, without a search per variant.
 
 Run: `python bench/harness/pruning.py [--seeds 5] [--wall 40] [--job 1.0] [--part fake,late]`
+     `python bench/harness/pruning.py --part demo --demo-settings off --demo-models auto \\
+        --demo-seeds 0,1,2 --demo-keep /tmp/ledgers`
+     `python bench/harness/pruning.py --part replay --replay /tmp/ledgers/auto-0-off.sqlite,...`
 """
 
 from __future__ import annotations
@@ -37,13 +47,15 @@ import json
 import math
 import os
 import re
+import shutil
 import sqlite3
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from gitresearch.cli.workspace import Overrides, open_workspace
@@ -51,14 +63,18 @@ from gitresearch.execute.base import Curve, Job
 from gitresearch.loop import Search
 from gitresearch.notes import PURPOSES
 from gitresearch.propose.choose import make_proposer
-from gitresearch.testing.curves import first_stop, recorded_pairs, training_curve
+from gitresearch.prune import SETTINGS, Setting
+from gitresearch.testing.curves import first_stop, recorded_pairs, sharpened, training_curve
 from gitresearch.testing.fakeexec import ScriptedExecutor
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from objectives import OBJECTIVES, Value, noisy
+from objectives import NOISE, OBJECTIVES, Value, noisy
 
 ROOT = Path(__file__).resolve().parents[2]
 OBJECTIVE = OBJECTIVES["smooth"]
+# the oracle ceilings: (the share of its run at which a measurement is stopped, how many
+# seed-noise widths worse than what it is compared with a change must end to be stopped)
+CEILINGS = [(0.5, 0.0), (0.5, 2.0), (0.25, 2.0), (0.5, 5.0), (0.25, 5.0)]
 
 CONFIG = """\
 [objective]
@@ -166,26 +182,30 @@ def fake_search(prune: str, seed: int, wall: float, job_seconds: float) -> dict[
         runs = [m for m in ws.ledger.measurements("p") if m.status != "running"]
         busy = sum(m.seconds or 0.0 for m in runs)
         by_purpose = {p: sum(m.seconds or 0.0 for m in runs if m.purpose == p) for p in PURPOSES}
-        # the ceiling: an oracle that stopped at half of its run (the earliest a conservative
-        # stop may come) every measurement of a change truly worse than its parent or than a
-        # gate pass on the same parent before it (what a stop may compare with), the search
-        # otherwise unchanged
+        # the ceilings: an oracle that stopped at `share` of its run every measurement of a change
+        # truly worse, by more than `margin` seed-noise widths, than its parent or than a gate
+        # pass on the same parent before it (what a stop may compare with), the search otherwise
+        # unchanged. Half and a margin of 0 is the most any rule may save that lets every run
+        # pass half its steps; a larger margin leaves the near-ties, which no noise-aware rule
+        # can tell from an improvement, to finish
         leads: dict[str, float] = {}
-        worse = set()
+        behind: dict[int, float] = {}
         for e in sorted(exps, key=lambda e: e.number):
             mine = true(config(e.commit))
-            if mine > min(leads.get(e.parent, math.inf), true(config(e.parent))):
-                worse.add(e.number)
+            behind[e.number] = (mine - min(leads.get(e.parent, math.inf), true(config(e.parent)))) / NOISE
             if e.decision.gate is not None and e.decision.gate.passed:
                 leads[e.parent] = min(leads.get(e.parent, math.inf), mine)
-        saved = sum(
-            (m.seconds or 0.0) * 0.5
-            for m in runs
-            if m.purpose == "measure" and m.status == "ok" and m.number in worse
-        )
+        ceilings = {}
+        for share, margin in CEILINGS:
+            saved = sum(
+                (m.seconds or 0.0) * (1.0 - share)
+                for m in runs
+                if m.purpose == "measure" and m.status == "ok" and behind.get(m.number, -1.0) > margin
+            )
+            ceilings[f"ceiling {share:g} {margin:g}"] = busy / (busy - saved) if busy > saved else 0.0
         return {
             **{f"busy_{p}": v / busy if busy else 0.0 for p, v in by_purpose.items()},
-            "ceiling": busy / (busy - saved) if busy > saved else 0.0,
+            **ceilings,
             "per_hour": len(done) / seconds * 3600,
             "per_busy_hour": len(done) / busy * 3600 if busy else 0.0,
             "regret": true(config(search.incumbent)) - true(OBJECTIVE.best),
@@ -224,12 +244,7 @@ def part_fake(seeds: int, wall: float, job: float, settings: list[str]) -> None:
         shares = ", ".join(f"{p} {statistics.median(x[f'busy_{p}'] for x in r):.0%}" for p in PURPOSES)
         print(f"\n{prune}: busy slot time by purpose (median): {shares}")
     if "off" in rows:
-        ceiling = statistics.median(x["ceiling"] for x in rows["off"])
-        print(
-            f"\nceiling: an oracle stopping at half of its run every measurement of a change truly worse "
-            f"than its parent or an earlier gate pass on it "
-            f"would give {ceiling:.2f}x per hour of busy slots over prune = off's runs"
-        )
+        print(f"\n{_ceilings(rows['off'], 'every change truly worse')}")
         base = statistics.median(x["per_hour"] for x in rows["off"])
         for prune in settings:
             if prune != "off":
@@ -243,50 +258,178 @@ def part_fake(seeds: int, wall: float, job: float, settings: list[str]) -> None:
                 )
 
 
-def part_late() -> None:
-    print("## known-good late bloomers: how many each setting stops\n")
-    family = []
+@dataclass(frozen=True)
+class LateStops:
+    """The known-good late bloomers a rule stops: (stopped, tried) for each family."""
+
+    held_to_half: tuple[int, int]  # synthetic, the handicap held until at most half the run
+    held_past_half: tuple[int, int]
+    demo: tuple[int, int]  # the demo's recorded changes that end better than their parent
+    demo_precise: tuple[int, int]  # the same, the seed spread of the curves halved
+
+
+def late_stops(rule: Setting) -> LateStops:
+    stopped = {False: 0, True: 0}
+    tried = {False: 0, True: 0}
+    ref = [training_curve(1.0, s, config="parent") for s in range(5)]
     for late in (0.05, 0.1, 0.2, 0.4):
         for at in (0.0, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7):
             for gain in (0.01, 0.03, 0.1):
-                family.append((late, at, gain))
-    ref = [training_curve(1.0, s, config="parent") for s in range(5)]
+                for seed in range(5):
+                    parent = training_curve(1.0, seed, config="parent")
+                    child = training_curve(1.0 - gain, seed, config=(late, at, gain), late=late, late_at=at)
+                    if child[-1][1] >= parent[-1][1]:
+                        continue  # the noise ate the gain on this seed: not a known-good change here
+                    tried[at > 0.5] += 1
+                    stop = first_stop(child, parent, ref, rule=rule, seed=seed, final_noise=0.006)
+                    stopped[at > 0.5] += stop is not None
+    demo = [p for p in recorded_pairs(ROOT / "bench" / "results" / "demo-curves.json") if p.gain > 0]
+    wrong = sum(
+        first_stop(p.curve, p.parent, p.reference, rule=rule, seed=p.seed, final_noise=0.006) is not None
+        for p in demo
+    )
+    precise = sum(
+        first_stop(p.curve, p.parent, sharpened(p.reference, 0.5), rule=rule, seed=p.seed, final_noise=0.003)
+        is not None
+        for p in demo
+    )
+    return LateStops(
+        (stopped[False], tried[False]),
+        (stopped[True], tried[True]),
+        (wrong, len(demo)),
+        (precise, len(demo)),
+    )
+
+
+def part_late() -> None:
+    print("## known-good late bloomers: how many each setting stops\n")
     print(
         "| setting | synthetic, handicap held to at most half the run: stopped | held past half: stopped "
-        "| demo changes that end better: stopped |"
+        "| demo changes that end better: stopped | the same, curves twice as precise |"
     )
-    print("|---|---|---|---|")
-    demo = [p for p in recorded_pairs(ROOT / "bench" / "results" / "demo-curves.json") if p.gain > 0]
-    for rule in ("conservative", "aggressive"):
-        stopped = {False: 0, True: 0}
-        tried = {False: 0, True: 0}
-        for late, at, gain in family:
-            for seed in range(5):
-                parent = training_curve(1.0, seed, config="parent")
-                child = training_curve(1.0 - gain, seed, config=(late, at, gain), late=late, late_at=at)
-                if child[-1][1] >= parent[-1][1]:
-                    continue  # the noise ate the gain on this seed: not a known-good change here
-                tried[at > 0.5] += 1
-                stopped[at > 0.5] += (
-                    first_stop(child, parent, ref, rule=rule, seed=seed, final_noise=0.006) is not None
-                )
-        good = len(demo)
-        wrong = sum(
-            first_stop(p.curve, p.parent, p.reference, rule=rule, seed=p.seed, final_noise=0.006) is not None
-            for p in demo
-        )
+    print("|---|---|---|---|---|")
+    for name in ("conservative", "aggressive"):
+        r = late_stops(SETTINGS[name])
         print(
-            f"| {rule} | {stopped[False]} of {tried[False]} | {stopped[True]} of {tried[True]} | "
-            f"{wrong} of {good} |"
+            f"| {name} | {_of(r.held_to_half)} | {_of(r.held_past_half)} | {_of(r.demo)} | {_of(r.demo_precise)} |"
         )
     print(
         "\n(synthetic: handicap 0.05-0.4 held until 0-70% of the run, then fading; final 0.01-0.1 better;"
-        " 5 seeds; a seed where the noise ate the gain is not counted)"
+        " 5 seeds; a seed where the noise ate the gain is not counted. Twice as precise: the seed-to-seed"
+        " spread of the reference curves and the final noise halved)"
     )
 
 
-def demo_search(prune: str, wall: str, model: str, seed: int) -> dict[str, float | str]:
-    """One `gitresearch start` of the demo in a fresh clone: its figures, from its ledger."""
+def _of(pair: tuple[int, int]) -> str:
+    return f"{pair[0]} of {pair[1]}"
+
+
+def variants() -> dict[str, Setting]:
+    """The two settings, and the default with one guard loosened at a time."""
+    c = SETTINGS["conservative"]
+    return {
+        "conservative": c,
+        "aggressive": SETTINGS["aggressive"],
+        "conservative, z 2.5": replace(c, z=2.5),
+        "conservative, 1 report": replace(c, persist=1),
+        "conservative, no lead guard": replace(c, lead=0.0),
+        "conservative from 25%, lead 3": replace(c, after=0.25, lead=3.0),
+        "conservative from 25%, lead 1": replace(c, after=0.25),
+    }
+
+
+@dataclass(frozen=True)
+class Replayed:
+    stops: int
+    share: float  # where they came, on average: a share of the parent's steps
+    ratio: float  # the busy slot time of the search over that time less what the stops save
+    ahead: int  # stopped runs that ended ahead of the run they were compared with
+
+
+def replayed(ledger: Path, rule: Setting) -> Replayed:
+    """The rule replayed over the measurement runs of a demo search made with prune = "off"
+    (its ledger, kept with --demo-keep), as the loop would have judged each report: against
+    the parent's run on the same seed or, when a gate pass on the same parent came before,
+    the best such pass's (the loop compares with the best one held at the time); the noise
+    from the curves of the run compared with on all its seeds (the base's when it has fewer
+    than two). A stop at a share f of the run is counted as saving 1 - f of its seconds."""
+    db = sqlite3.connect(ledger)
+    base = db.execute("SELECT base FROM runs").fetchone()[0]
+    exps = db.execute(
+        "SELECT number, status, parent, commit_sha, decision FROM experiments ORDER BY number"
+    ).fetchall()
+    commit_of = {number: commit for number, _, _, commit, _ in exps} | {0: base}
+    curves: dict[str, dict[int, Curve]] = {}
+    final: dict[tuple[str, int], float] = {}
+    measured: list[tuple[int, int, float, Curve, float]] = []
+    for number, seed, purpose, seconds, curve, metrics in db.execute(
+        "SELECT number, seed, purpose, seconds, curve, metrics FROM measurements WHERE status='ok'"
+    ):
+        points = tuple((float(s), float(v)) for s, v in json.loads(curve or "[]"))
+        value = float(json.loads(metrics)["val_loss"])
+        curves.setdefault(commit_of[number], {})[seed] = points
+        final[(commit_of[number], seed)] = value
+        if purpose == "measure" and points:
+            measured.append((number, seed, seconds or 0.0, points, value))
+    busy = db.execute("SELECT SUM(seconds) FROM measurements").fetchone()[0] or 0.0
+    db.close()
+    rival: dict[int, str] = {}
+    noise: dict[int, float] = {}
+    best: dict[str, tuple[float, str]] = {}  # parent -> the best gate pass on it so far
+    first_value = {number: value for number, _, _, _, value in reversed(measured)}
+    for number, _, parent, commit, decision in exps:
+        d = json.loads(decision or "{}")
+        rival[number] = best[parent][1] if parent in best else parent
+        noise[number] = float(d.get("noise") or 0.0)
+        passed = bool((d.get("gate") or {}).get("passed")) and number in first_value
+        if passed and (parent not in best or first_value[number] < best[parent][0]):
+            best[parent] = (first_value[number], commit)
+    stops, shares, saved, ahead = 0, [], 0.0, 0
+    for number, seed, seconds, points, value in measured:
+        against = rival.get(number, "")
+        if seed not in curves.get(against, {}):
+            against = next(p for n, _, p, _, _ in exps if n == number)
+        theirs = curves.get(against, {})
+        if seed not in theirs:
+            continue
+        reference = list(theirs.values()) if len(theirs) >= 2 else list(curves[base].values())
+        step = first_stop(points, theirs[seed], reference, rule=rule, seed=seed, final_noise=noise[number])
+        if step is None:
+            continue
+        share = step / theirs[seed][-1][0]
+        stops, saved = stops + 1, saved + seconds * (1.0 - share)
+        shares.append(share)
+        ahead += value < final[(against, seed)]
+    return Replayed(stops, statistics.mean(shares) if shares else 0.0, busy / (busy - saved), ahead)
+
+
+def part_replay(ledgers: list[Path]) -> None:
+    if not ledgers:
+        raise SystemExit("--part replay needs --replay LEDGER.sqlite[,...] (kept with --demo-keep)")
+    print(f"\n## the rule replayed over {len(ledgers)} demo search(es) made without pruning\n")
+    print(
+        "| rule | late bloomers stopped: held to half, past half, demo, demo precise "
+        "| stops (where, on average) | per hour of busy slots | stopped that ended ahead |"
+    )
+    print("|---|---|---|---|---|")
+    for name, rule in variants().items():
+        late = late_stops(rule)
+        runs = [replayed(ledger, rule) for ledger in ledgers]
+        print(
+            f"| {name} | {_of(late.held_to_half)}, {_of(late.held_past_half)}, {_of(late.demo)}, "
+            f"{_of(late.demo_precise)} | {', '.join(f'{r.stops} ({r.share:.0%})' for r in runs)} "
+            f"| {', '.join(f'{r.ratio:.2f}x' for r in runs)} | {sum(r.ahead for r in runs)} |",
+            flush=True,
+        )
+    print(
+        "\n(each search's busy slot time over that time less what the stops would have saved; "
+        "searches that pruned would then have tried other changes: a first-order figure)"
+    )
+
+
+def demo_search(prune: str, wall: str, model: str, seed: int, keep: Path | None) -> dict[str, float | str]:
+    """One `gitresearch start` of the demo in a fresh clone: its figures, from its ledger (a
+    copy kept in `keep` when given, as MODEL-SEED-PRUNE.sqlite: the curves of every run)."""
     with tempfile.TemporaryDirectory() as tmp:
         clone = Path(tmp) / "repo"
         subprocess.run(["git", "clone", "-q", str(ROOT), str(clone)], check=True)
@@ -315,7 +458,11 @@ def demo_search(prune: str, wall: str, model: str, seed: int) -> dict[str, float
         seconds = time.monotonic() - started
         if done.returncode != 0:
             raise SystemExit(f"gitresearch start failed:\n{done.stderr[-3000:]}")
-        db = sqlite3.connect(clone / ".git" / "gitresearch" / "ledger.sqlite")
+        ledger = clone / ".git" / "gitresearch" / "ledger.sqlite"
+        if keep is not None:
+            keep.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(ledger, keep / f"{model}-{seed}-{prune}.sqlite")
+        db = sqlite3.connect(ledger)
         rows = db.execute("SELECT status, decision FROM experiments WHERE run='d'").fetchall()
         finished = [r for r in rows if r[0] in ("accepted", "discarded", "failed")]
         busy = db.execute("SELECT SUM(seconds) FROM measurements WHERE run='d'").fetchone()[0] or 0.0
@@ -340,15 +487,7 @@ def demo_search(prune: str, wall: str, model: str, seed: int) -> dict[str, float
                 "SELECT purpose, SUM(seconds) FROM measurements WHERE run='d' GROUP BY purpose"
             ).fetchall()
         )
-        # the most any rule that lets a run pass half its steps could save: half of every
-        # measurement of a discarded experiment (its start-up and scoring counted as saved too)
-        losing = (
-            db.execute(
-                "SELECT SUM(m.seconds) FROM measurements m JOIN experiments e ON e.run=m.run AND e.number=m.number "
-                "WHERE m.run='d' AND m.purpose='measure' AND e.status='discarded'"
-            ).fetchone()[0]
-            or 0.0
-        )
+        ceilings = _demo_ceilings(db, busy)
         db.close()
         return {
             "done": len(finished),
@@ -357,7 +496,7 @@ def demo_search(prune: str, wall: str, model: str, seed: int) -> dict[str, float
             "pruned": sum("pruned" in json.loads(r[1] or "{}") for r in finished),
             "accepted": sum(r[0] == "accepted" for r in finished),
             "best": statistics.mean(means),
-            "ceiling": busy / (busy - losing / 2) if busy else 0.0,
+            **ceilings,
             "sizes": _loser_sizes(finished),
             "shares": ", ".join(f"{p} {(by_purpose.get(p) or 0.0) / busy:.0%}" for p in PURPOSES)
             if busy
@@ -365,7 +504,51 @@ def demo_search(prune: str, wall: str, model: str, seed: int) -> dict[str, float
         }
 
 
-def part_demo(wall: str, settings: list[str], models: list[str], seeds: list[int]) -> None:
+def _demo_ceilings(db: sqlite3.Connection, busy: float) -> dict[str, float]:
+    """The oracle ceilings of a demo search (run `d` in its ledger) with `busy` slot seconds."""
+    # the ceilings (as the fake's): stopping at `share` of its run every measurement of a
+    # discarded experiment that ended more than `margin` seed-noise widths worse than its
+    # parent's mean or than an earlier gate pass on the same parent (what a stop may compare
+    # with); `share` of the run's seconds is spent (its start-up and scoring counted as saved
+    # too). Half and a margin of 0 counts every discarded one, ties and all
+    values: dict[tuple[int, str], list[float]] = {}
+    for number, purpose, metrics in db.execute(
+        "SELECT number, purpose, metrics FROM measurements WHERE run='d' AND status='ok'"
+    ):
+        values.setdefault((number, purpose), []).append(json.loads(metrics)["val_loss"])
+    base_commit = db.execute("SELECT base FROM runs WHERE name='d'").fetchone()[0]
+    mean_of = {base_commit: statistics.mean(values[(0, "baseline")])}
+    leads: dict[str, float] = {}
+    behind: dict[int, float] = {}
+    for number, status, parent, commit, decision in db.execute(
+        "SELECT number, status, parent, commit_sha, decision FROM experiments WHERE run='d' ORDER BY number"
+    ):
+        d = json.loads(decision or "{}")
+        mine = values.get((number, "measure"))
+        if mine and commit:
+            mean_of[commit] = statistics.mean(mine + values.get((number, "confirm"), []))
+        if not mine or parent not in mean_of or not d.get("noise"):
+            continue
+        if status == "discarded":
+            rival = min(leads.get(parent, math.inf), mean_of[parent])
+            behind[number] = (mine[0] - rival) / d["noise"]
+        if (d.get("gate") or {}).get("passed"):
+            leads[parent] = min(leads.get(parent, math.inf), mine[0])
+    measured = db.execute(
+        "SELECT number, seconds FROM measurements WHERE run='d' AND purpose='measure' AND status='ok'"
+    ).fetchall()
+    ceilings = {}
+    for share, margin in CEILINGS:
+        saved = sum(
+            (seconds or 0.0) * (1.0 - share)
+            for number, seconds in measured
+            if behind.get(number, -math.inf) > margin or (margin == 0.0 and number in behind)
+        )
+        ceilings[f"ceiling {share:g} {margin:g}"] = busy / (busy - saved) if busy > saved else 0.0
+    return ceilings
+
+
+def part_demo(wall: str, settings: list[str], models: list[str], seeds: list[int], keep: Path | None) -> None:
     print(f"\n## the demo, {wall} of wall clock each (`gitresearch start`, bench/nanogpt, 2 CPU jobs)\n")
     print(
         "| [search] model | seed | prune | experiments | per hour | per hour of busy slots | pruned "
@@ -376,7 +559,7 @@ def part_demo(wall: str, settings: list[str], models: list[str], seeds: list[int
     for model in models:
         for seed in seeds:
             for prune in settings:
-                r = demo_search(prune, wall, model, seed)
+                r = demo_search(prune, wall, model, seed, keep)
                 results.setdefault((model, prune), []).append(r)
                 print(
                     f"| {model} | {seed} | {prune} | {r['done']} | {r['per_hour']:.0f} | {r['per_busy_hour']:.0f} "
@@ -387,10 +570,7 @@ def part_demo(wall: str, settings: list[str], models: list[str], seeds: list[int
         for seed, r in zip(seeds, rs):
             line = f"{model}, seed {seed}, {prune}: {r['sizes']}; busy slot time by purpose: {r['shares']}"
             if prune == "off":
-                line += (
-                    f"; ceiling: stopping every discarded experiment's measurement at half its run "
-                    f"would give {r['ceiling']:.2f}x per hour of busy slots"
-                )
+                line += f"; {_ceilings([r], 'every discarded change, ties and all')}"
             print(f"\n{line}")
     for model in models:
         off = results.get((model, "off"))
@@ -407,6 +587,17 @@ def part_demo(wall: str, settings: list[str], models: list[str], seeds: list[int
                 f"{statistics.median(busy_x):.2f}x per hour of busy slots "
                 f"({', '.join(f'{x:.2f}' for x in busy_x)}); final best no worse on {no_worse} of {len(on)}"
             )
+
+
+def _ceilings(rows: Sequence[Mapping[str, float | str]], all_of: str) -> str:
+    """The oracle ceilings of prune = off's searches (the median over them), per hour of busy
+    slots; `all_of` names what a margin of 0 stops."""
+    parts = []
+    for share, margin in CEILINGS:
+        ratio = statistics.median(float(r[f"ceiling {share:g} {margin:g}"]) for r in rows)
+        who = all_of if margin == 0 else f"every change ending > {margin:g} noise widths worse"
+        parts.append(f"{ratio:.2f}x ({who}, stopped at {share:.0%} of its run)")
+    return "oracle ceilings per hour of busy slots: " + "; ".join(parts)
 
 
 def _loser_sizes(rows: list[tuple[str, str]]) -> str:
@@ -443,18 +634,23 @@ def main() -> None:
         help="the demo's [search] model: tpe as shipped; auto, the GP (the default)",
     )
     parser.add_argument("--demo-seeds", default="0", help="the demo's [search] seed, one search per seed")
+    parser.add_argument("--demo-keep", type=Path, help="a folder to keep each demo search's ledger in")
+    parser.add_argument("--replay", default="", help="kept ledgers of demo searches with prune = off")
     args = parser.parse_args()
     parts = args.part.split(",")
     if "fake" in parts:
         part_fake(args.seeds, args.wall, args.job, args.settings.split(","))
     if "late" in parts:
         part_late()
+    if "replay" in parts:
+        part_replay([Path(x) for x in args.replay.split(",") if x])
     if "demo" in parts:
         part_demo(
             args.demo_wall,
             args.demo_settings.split(","),
             args.demo_models.split(","),
             [int(x) for x in args.demo_seeds.split(",")],
+            args.demo_keep,
         )
 
 
