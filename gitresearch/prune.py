@@ -11,12 +11,14 @@ can get its own run stopped, never a change accepted.
 
 A run is stopped at step s only when all of these hold:
 
-1. it has reached `after` of its parent's last reported step on that seed (half by default);
+1. it has reached `after` of its parent's last reported step on that seed (a quarter by
+   default: a run that far behind so early is stopped there, one less far behind later);
 2. it is worse than its parent at s by more than `z` times the noise of a paired difference
    at s: sqrt(2) times the seed-to-seed spread of the reference curves there (never less
    than the spread of the final values), plus `min_improvement`;
 3. it is further behind than `lead` times all the progress its parent still made after s
-   (a parent that still drops 0.04 after s is no reason to stop a run 0.03 behind: a step
+   (three times by default: it would have to gain four times what its parent still gains;
+   a parent that still drops 0.04 after s is no reason to stop a run 0.03 behind: a step
    decay of the learning rate late in the run can bring a worse-looking run level);
 4. it is not catching up: the gap, carried to the end at the fastest rate it closed over
    the last `window` of the run, would still be beyond that bound. The rate is measured
@@ -57,7 +59,7 @@ class Setting:
 
 
 SETTINGS: dict[str, Setting] = {
-    "conservative": Setting("conservative", after=0.5, z=4.0, window=0.25, persist=2, lead=1.0),
+    "conservative": Setting("conservative", after=0.25, z=4.0, window=0.25, persist=2, lead=3.0),
     "aggressive": Setting("aggressive", after=0.25, z=2.5, window=0.2, persist=1, lead=0.25),
 }
 

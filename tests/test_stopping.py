@@ -11,7 +11,7 @@ from gitresearch.stopping import AUDIT_EVERY, EarlyStopping, Rival
 
 PARENT: Points = tuple((float(s), 1.0 + 1.0 / s) for s in range(25, 301, 25))
 REFERENCE = [tuple((s, v + d) for s, v in PARENT) for d in (0.0, 0.004, -0.004)]
-STUCK: Points = tuple((s, v + 0.5) for s, v in PARENT)  # 0.5 behind, not closing: stopped at 175
+STUCK: Points = tuple((s, v + 0.5) for s, v in PARENT)  # 0.5 behind, not closing: stopped at 100
 LEVEL: Points = tuple((s, v + 0.001) for s, v in PARENT)
 
 
@@ -33,7 +33,7 @@ def no_noise() -> float:
 
 def test_a_curve_is_judged_once_per_new_report() -> None:
     m = memory()
-    assert m.judge("k", 1, 0, upto(STUCK, 150), rival(), no_noise) is None  # one report past half
+    assert m.judge("k", 1, 0, upto(STUCK, 75), rival(), no_noise) is None  # one report from a quarter on
     call = m.judge("k", 1, 0, upto(STUCK, 175), rival(), no_noise)
     assert call is not None and not call.audit and call.stop.evidence.step == 175
     assert call.stop.evidence.against is None  # against its parent

@@ -325,16 +325,16 @@ def _of(pair: tuple[int, int]) -> str:
 
 
 def variants() -> dict[str, Setting]:
-    """The two settings, and the default with one guard loosened at a time."""
+    """The two settings, the earlier default, and the default with one guard loosened at a time."""
     c = SETTINGS["conservative"]
     return {
         "conservative": c,
         "aggressive": SETTINGS["aggressive"],
+        "from half, lead 1 (the earlier default)": replace(c, after=0.5, lead=1.0),
         "conservative, z 2.5": replace(c, z=2.5),
         "conservative, 1 report": replace(c, persist=1),
+        "conservative, lead 1": replace(c, lead=1.0),
         "conservative, no lead guard": replace(c, lead=0.0),
-        "conservative from 25%, lead 3": replace(c, after=0.25, lead=3.0),
-        "conservative from 25%, lead 1": replace(c, after=0.25),
     }
 
 
