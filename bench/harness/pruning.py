@@ -346,16 +346,43 @@ class Replayed:
     ahead: int  # stopped runs that ended ahead of the run they were compared with
 
 
-def replayed(ledger: Path, rule: Setting) -> Replayed:
-    """The rule replayed over the measurement runs of a demo search made with prune = "off"
-    (its ledger, kept with --demo-keep), as the loop would have judged each report: against
-    the parent's run on the same seed or, when a gate pass on the same parent came before,
-    the best such pass's (the loop compares with the best one held at the time); the noise
-    from the curves of the run compared with on all its seeds (the base's when it has fewer
-    than two). A stop at a share f of the run is counted as saving 1 - f of its seconds."""
+Experiment = tuple[int, str, str, str, str]  # number, status, parent, commit, decision (JSON)
+
+
+def passes_before(exps: list[Experiment], first_value: Mapping[int, float]) -> dict[int, tuple[float, str]]:
+    """For each experiment, the best gate pass on the same parent before it (its first
+    measured value and commit): what the loop compares a run with instead of its parent
+    while gate passes are held (the loop: the best one held at the time)."""
+    best: dict[str, tuple[float, str]] = {}
+    before: dict[int, tuple[float, str]] = {}
+    for number, _, parent, commit, decision in exps:
+        if parent in best:
+            before[number] = best[parent]
+        passed = bool((json.loads(decision or "{}").get("gate") or {}).get("passed"))
+        mine = first_value.get(number)
+        if passed and mine is not None and (parent not in best or mine < best[parent][0]):
+            best[parent] = (mine, commit)
+    return before
+
+
+@dataclass(frozen=True)
+class SearchRuns:
+    """A demo search made with prune = "off", read from its kept ledger once."""
+
+    base: str
+    busy: float
+    curves: dict[str, dict[int, Curve]]  # commit -> seed -> the run's curve
+    final: dict[tuple[str, int], float]  # (commit, seed) -> the run's val_loss
+    measured: list[tuple[int, int, float, Curve, float]]  # number, seed, seconds, curve, val_loss
+    against: dict[int, str]  # experiment -> the commit its runs are compared with
+    parent: dict[int, str]
+    noise: dict[int, float]
+
+
+def search_runs(ledger: Path) -> SearchRuns:
     db = sqlite3.connect(ledger)
     base = db.execute("SELECT base FROM runs").fetchone()[0]
-    exps = db.execute(
+    exps: list[Experiment] = db.execute(
         "SELECT number, status, parent, commit_sha, decision FROM experiments ORDER BY number"
     ).fetchall()
     commit_of = {number: commit for number, _, _, commit, _ in exps} | {0: base}
@@ -373,33 +400,46 @@ def replayed(ledger: Path, rule: Setting) -> Replayed:
             measured.append((number, seed, seconds or 0.0, points, value))
     busy = db.execute("SELECT SUM(seconds) FROM measurements").fetchone()[0] or 0.0
     db.close()
-    rival: dict[int, str] = {}
-    noise: dict[int, float] = {}
-    best: dict[str, tuple[float, str]] = {}  # parent -> the best gate pass on it so far
     first_value = {number: value for number, _, _, _, value in reversed(measured)}
-    for number, _, parent, commit, decision in exps:
-        d = json.loads(decision or "{}")
-        rival[number] = best[parent][1] if parent in best else parent
-        noise[number] = float(d.get("noise") or 0.0)
-        passed = bool((d.get("gate") or {}).get("passed")) and number in first_value
-        if passed and (parent not in best or first_value[number] < best[parent][0]):
-            best[parent] = (first_value[number], commit)
+    before = passes_before(exps, first_value)
+    parent = {number: p for number, _, p, _, _ in exps}
+    return SearchRuns(
+        base,
+        busy,
+        curves,
+        final,
+        measured,
+        {number: before[number][1] if number in before else parent[number] for number in parent},
+        parent,
+        {number: float(json.loads(d or "{}").get("noise") or 0.0) for number, _, _, _, d in exps},
+    )
+
+
+def replayed(search: SearchRuns, rule: Setting) -> Replayed:
+    """The rule replayed over the measurement runs of a search made with prune = "off", as
+    the loop would have judged each report: against the parent's run on the same seed or,
+    when a gate pass on the same parent came before, the best such pass's; the noise from
+    the curves of the run compared with on all its seeds (the base's when it has fewer than
+    two). A stop at a share f of the run is counted as saving 1 - f of its seconds."""
     stops, shares, saved, ahead = 0, [], 0.0, 0
-    for number, seed, seconds, points, value in measured:
-        against = rival.get(number, "")
-        if seed not in curves.get(against, {}):
-            against = next(p for n, _, p, _, _ in exps if n == number)
-        theirs = curves.get(against, {})
+    for number, seed, seconds, points, value in search.measured:
+        against = search.against.get(number, "")
+        if seed not in search.curves.get(against, {}):
+            against = search.parent[number]
+        theirs = search.curves.get(against, {})
         if seed not in theirs:
             continue
-        reference = list(theirs.values()) if len(theirs) >= 2 else list(curves[base].values())
-        step = first_stop(points, theirs[seed], reference, rule=rule, seed=seed, final_noise=noise[number])
+        reference = list(theirs.values()) if len(theirs) >= 2 else list(search.curves[search.base].values())
+        step = first_stop(
+            points, theirs[seed], reference, rule=rule, seed=seed, final_noise=search.noise[number]
+        )
         if step is None:
             continue
         share = step / theirs[seed][-1][0]
         stops, saved = stops + 1, saved + seconds * (1.0 - share)
         shares.append(share)
-        ahead += value < final[(against, seed)]
+        ahead += value < search.final[(against, seed)]
+    busy = search.busy
     return Replayed(stops, statistics.mean(shares) if shares else 0.0, busy / (busy - saved), ahead)
 
 
@@ -412,9 +452,10 @@ def part_replay(ledgers: list[Path]) -> None:
         "| stops (where, on average) | per hour of busy slots | stopped that ended ahead |"
     )
     print("|---|---|---|---|---|")
+    searches = [search_runs(ledger) for ledger in ledgers]
     for name, rule in variants().items():
         late = late_stops(rule)
-        runs = [replayed(ledger, rule) for ledger in ledgers]
+        runs = [replayed(search, rule) for search in searches]
         print(
             f"| {name} | {_of(late.held_to_half)}, {_of(late.held_past_half)}, {_of(late.demo)}, "
             f"{_of(late.demo_precise)} | {', '.join(f'{r.stops} ({r.share:.0%})' for r in runs)} "
@@ -518,22 +559,19 @@ def _demo_ceilings(db: sqlite3.Connection, busy: float) -> dict[str, float]:
         values.setdefault((number, purpose), []).append(json.loads(metrics)["val_loss"])
     base_commit = db.execute("SELECT base FROM runs WHERE name='d'").fetchone()[0]
     mean_of = {base_commit: statistics.mean(values[(0, "baseline")])}
-    leads: dict[str, float] = {}
-    behind: dict[int, float] = {}
-    for number, status, parent, commit, decision in db.execute(
+    exps: list[Experiment] = db.execute(
         "SELECT number, status, parent, commit_sha, decision FROM experiments WHERE run='d' ORDER BY number"
-    ):
+    ).fetchall()
+    before = passes_before(exps, {n: v[0] for (n, purpose), v in values.items() if purpose == "measure"})
+    behind: dict[int, float] = {}
+    for number, status, parent, commit, decision in exps:
         d = json.loads(decision or "{}")
         mine = values.get((number, "measure"))
         if mine and commit:
             mean_of[commit] = statistics.mean(mine + values.get((number, "confirm"), []))
-        if not mine or parent not in mean_of or not d.get("noise"):
-            continue
-        if status == "discarded":
-            rival = min(leads.get(parent, math.inf), mean_of[parent])
+        if mine and status == "discarded" and parent in mean_of and d.get("noise"):
+            rival = min(before.get(number, (math.inf, ""))[0], mean_of[parent])
             behind[number] = (mine[0] - rival) / d["noise"]
-        if (d.get("gate") or {}).get("passed"):
-            leads[parent] = min(leads.get(parent, math.inf), mine[0])
     measured = db.execute(
         "SELECT number, seconds FROM measurements WHERE run='d' AND purpose='measure' AND status='ok'"
     ).fetchall()
