@@ -18,6 +18,7 @@ import json
 import random
 from dataclasses import dataclass
 from pathlib import Path
+from statistics import mean
 
 from gitresearch.boundaries.config import Direction, PruneSetting
 from gitresearch.execute.base import Curve
@@ -127,9 +128,9 @@ def first_stop(
 
 
 def sharpened(curves: list[Points], factor: float) -> list[Points]:
-    """The same curves with their seed-to-seed spread scaled by `factor` at every step of the
-    first one (a benchmark whose runs agree more closely, as larger models and evaluation
-    sets do)."""
-    steps = [s for s, _ in curves[0]]
-    means = {s: sum(value_at(c, s) or 0.0 for c in curves) / len(curves) for s in steps}
+    """The same curves with their seed-to-seed spread scaled by `factor` at every step, about
+    the mean of the curves that reach it (a benchmark whose runs agree more closely, as
+    larger models and evaluation sets do)."""
+    steps = {s for c in curves for s, _ in c}
+    means = {s: mean(v for v in (value_at(c, s) for c in curves) if v is not None) for s in steps}
     return [tuple((s, means[s] + factor * (v - means[s])) for s, v in c) for c in curves]
