@@ -232,16 +232,17 @@ def test_a_run_catching_up_fast_is_left_to_finish() -> None:
 
 def test_a_gap_that_closes_in_stages_is_left_to_finish() -> None:
     """A run that catches up in stages (a learning rate dropped in several steps at other
-    times than its parent's): fast between 25% and half of the run, level for two reports,
-    then closing again to end ahead. Over the last two intervals alone it is not closing;
-    over the last quarter of the run it closes faster than its parent still gains, so the
-    default lets it finish (judged on the last interval alone, it would stop at step 200)."""
+    times than its parent's): fast between a third and half of the run, then level for two
+    reports, 0.3 behind (more than three times all its parent still gains), then closing
+    again to end ahead. Over the last interval alone it is not closing; over the last
+    quarter of the run it closes far faster than its parent still gains, so the default lets
+    it finish (judged on the last interval alone, it would stop at step 200)."""
     parent = tuple((float(s), 1.0 + 30.0 / s) for s in range(25, 301, 25))
-    gaps = [0.8, 0.75, 0.65, 0.5, 0.35, 0.2, 0.2, 0.2, 0.1, 0.05, 0.0, -0.01]
+    gaps = [1.8, 1.75, 1.65, 1.5, 0.9, 0.3, 0.3, 0.3, 0.1, 0.05, 0.0, -0.01]
     staged = tuple((s, v + g) for (s, v), g in zip(parent, gaps, strict=True))
     ref = [tuple((s, v + d) for s, v in parent) for d in (0.0, 0.004, -0.004)]
     assert first_stop(staged, parent, ref) is None
-    plateau = tuple((s, v + (g if s <= 150 else 0.2)) for (s, v), g in zip(parent, gaps, strict=True))
+    plateau = tuple((s, v + (g if s <= 150 else 0.3)) for (s, v), g in zip(parent, gaps, strict=True))
     assert first_stop(plateau, parent, ref) == 250.0  # one that stays level is stopped, later
 
 
