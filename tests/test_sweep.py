@@ -198,3 +198,49 @@ def test_a_failure_counts_as_the_worst_value_seen() -> None:
     worst = max(t.value for t in trials if t.value is not None)
     assert trials[2].value == worst and trials[5].value == worst  # the two failures
     assert trials[4].value == worst  # as bad as the worst measured (2.0), no worse
+
+
+class Settled(SweepEngine):
+    """An engine whose model has settled: every ask suggests the same point (as a late GP's
+    does once its suggestions round to the same three digits), and each ask is counted."""
+
+    def __init__(self, point: dict[str, Value], initial: dict[str, Value]) -> None:
+        dims = [
+            Dim(k, "bool" if isinstance(v, bool) else "float", *space_range(v)) for k, v in initial.items()
+        ]
+        super().__init__(dims, initial, "minimize", 0, "tpe")
+        self.screen.clear()  # straight to the model: no screening, no local moves between its asks
+        self.screened = False
+        self.point = point
+        self.asks = 0
+
+    def _suggest(self) -> tuple[dict[str, Value], str]:
+        self.asks += 1
+        return dict(self.point), self._suggestion
+
+
+def test_a_suggestion_measured_already_is_stepped_beside_without_asking_the_model_again() -> None:
+    point: dict[str, Value] = {"LR": 0.003, "WD": 0.5}
+    e = Settled(point, {"LR": 0.001, "WD": 0.1})
+    first = e.propose()
+    assert first == (point, "TPE suggestion") and e.asks == 1
+    e.observe(point, dict(e.incumbent), 1.0, False, "TPE suggestion")  # measured
+    seen: list[dict[str, Value]] = [point]
+    for n in range(2, 6):
+        found = e.propose()
+        assert found is not None
+        changes, how = found
+        # one ask per proposal: the model, asked again in the same state, would answer the same
+        assert e.asks == n and how == "TPE suggestion, a step beside it (measured already)"
+        assert changes not in seen  # a point not measured or proposed before...
+        for label in ("LR", "WD"):  # ...and near the model's: a small step in the unit cube
+            dim = e.dims[label]
+            assert abs(dim.to_unit(changes[label]) - dim.to_unit(point[label])) < 0.1
+        seen.append(changes)
+
+
+def test_a_measured_suggestion_with_nothing_to_step_ends_the_search_instead_of_looping() -> None:
+    e = Settled({"FLAG": True}, {"FLAG": False})
+    assert e.propose() == ({"FLAG": True}, "TPE suggestion")
+    # a boolean has no step beside it: the model is asked again, and in the end nothing is new
+    assert e.propose() is None and e.asks > 1

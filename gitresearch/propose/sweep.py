@@ -53,6 +53,11 @@ from gitresearch.stats import Direction
 
 SCREEN_STEP = 0.3
 LOCAL_SIGMA = 0.15
+# A model suggestion already measured (values have three significant digits, so a settled
+# GP keeps landing on one point) is replaced by a step beside it: this wide in the unit
+# cube on the first try, wider on each next (up to LOCAL_SIGMA), MAX_STEPS_OFF tries.
+STEP_OFF_SIGMA = 0.01
+MAX_STEPS_OFF = 20
 MAX_WIDENINGS = 3  # how often one knob's range may be pushed past an edge
 GP_MAX_KNOBS = 40  # beyond, a Gaussian process's fit and acquisition get slow; TPE scales
 SCREEN_MAX_KNOBS = 8  # with the GP model, more knobs than this skip screening (efficiency bench)
@@ -290,19 +295,47 @@ class SweepEngine:
 
     def propose(self) -> tuple[dict[str, Value], str] | None:
         """Changes to the incumbent, and a word on how they were chosen; None if nothing new is found."""
+        measured: dict[str, Value] | None = None  # the model's suggestion, when that point was measured
+        steps = 0
         for _ in range(200):
-            found = self._next()
+            if measured is not None and steps < MAX_STEPS_OFF:
+                # Asked again in the same state, the model would only suggest the same point:
+                # a late search's GP settles on one, and each ask costs it a fit (seconds, on a
+                # machine whose cores run the benchmarks). A step beside it costs nothing.
+                steps += 1
+                found: tuple[dict[str, Value], str] | None = (
+                    self._step_off(measured, steps),
+                    f"{self.model} suggestion, a step beside it (measured already)",
+                )
+            else:
+                found = self._next()
             if found is None:
                 return None
             changes, how = found
             changes = {k: v for k, v in changes.items() if v != self.incumbent[k]}
             key = self._key(self._assignment(changes))
             if not changes or key in self.seen:
-                self._release(key)
+                if measured is None and how == self._suggestion:
+                    measured = found[0]
                 continue
             self.seen.add(key)
             return changes, how
         return None
+
+    @property
+    def _suggestion(self) -> str:
+        return f"{self.model} suggestion"
+
+    def _step_off(self, point: Mapping[str, Value], n: int) -> dict[str, Value]:
+        """`point` with its numeric knobs moved by a Gaussian step in the unit cube, wider on
+        each try (`n`): near the model's suggestion, but not the point already measured."""
+        sigma = min(LOCAL_SIGMA, STEP_OFF_SIGMA * n)
+        moved = dict(point)
+        for label, value in point.items():
+            dim = self.dims[label]
+            if dim.kind in ("int", "float") and not dim.choices:
+                moved[label] = dim.from_unit(dim.to_unit(value) + self.rng.gauss(0.0, sigma))
+        return moved
 
     def _release(self, key: tuple[Any, ...]) -> None:
         """A pending suggestion is measured (or never will be): no longer a pending point."""
@@ -353,13 +386,16 @@ class SweepEngine:
         # to screen, the model's suggestion is taken whole (finalize's ablation ranks it).
         k = self.rng.choice((1, 1, 2, 2, 3)) if self.screened else len(self.dims)
         changes = {label: self.dims[label].from_unit(float(trial.params[label])) for label in gaps[:k]}
-        if k < len(self.dims):
-            self.study.tell(trial, state=TrialState.FAIL)  # only a direction: the point measured differs
+        key = self._key(self._assignment(changes))
+        if k < len(self.dims) or key in self.seen:
+            # only a direction (the point measured differs), or a point measured or in flight
+            # already (`propose` steps beside it; an in-flight one keeps its own pending trial)
+            self.study.tell(trial, state=TrialState.FAIL)
         else:
-            self.pending[self._key(self._assignment(changes))] = trial
+            self.pending[key] = trial
             while len(self.pending) > MAX_PENDING:
                 self._release(next(iter(self.pending)))
-        return changes, f"{self.model} suggestion"
+        return changes, self._suggestion
 
     def _design_point(self) -> dict[str, Value]:
         """Every knob moved a little from the starting configuration (a Gaussian step in the
