@@ -244,3 +244,31 @@ def test_a_measured_suggestion_with_nothing_to_step_ends_the_search_instead_of_l
     assert e.propose() == ({"FLAG": True}, "TPE suggestion")
     # a boolean has no step beside it: the model is asked again, and in the end nothing is new
     assert e.propose() is None and e.asks > 1
+
+
+def test_the_gaussian_process_thinks_on_one_torch_thread_and_gives_the_rest_back(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    if not gp_available():
+        pytest.skip("the Gaussian-process model needs torch and scipy")
+    import optuna
+    import torch
+
+    threads: list[int] = []
+    sample = optuna.samplers.GPSampler.sample_relative
+
+    def spied(self: optuna.samplers.GPSampler, *args: object) -> object:
+        threads.append(torch.get_num_threads())
+        return sample(self, *args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(optuna.samplers.GPSampler, "sample_relative", spied)
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        e = engine({f"K{i:02d}": 0.1 for i in range(12)}, model="gp")  # no screening: the GP at once
+        drive(e, lambda x: sum(math.log10(float(v)) ** 2 for v in x.values()), DESIGN_POINTS + 3)
+        # the benchmarks hold the cores: the GP's tiny matrices are faster on one thread
+        assert threads and set(threads) == {1}
+        assert torch.get_num_threads() == 2  # and the process's setting is as it was
+    finally:
+        torch.set_num_threads(before)
