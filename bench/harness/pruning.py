@@ -529,6 +529,7 @@ def demo_search(prune: str, wall: str, model: str, seed: int, keep: Path | None)
             ).fetchall()
         )
         ceilings = _demo_ceilings(db, busy)
+        quarters = _busy_by_quarter(db, slots=2)
         db.close()
         return {
             "done": len(finished),
@@ -542,7 +543,27 @@ def demo_search(prune: str, wall: str, model: str, seed: int, keep: Path | None)
             "shares": ", ".join(f"{p} {(by_purpose.get(p) or 0.0) / busy:.0%}" for p in PURPOSES)
             if busy
             else "",
+            "quarters": ", ".join(f"{q:.0%}" for q in quarters),
         }
+
+
+def _busy_by_quarter(db: sqlite3.Connection, slots: int) -> list[float]:
+    """How busy the `slots` were in each quarter of a search's wall clock (run `d`, from its
+    first run's start to its last one's end): a loop that keeps a free slot waiting, or
+    cannot stop a run because it is busy elsewhere, shows as a quarter well below the rest."""
+    spans = db.execute(
+        "SELECT started, finished FROM measurements WHERE run='d' AND finished IS NOT NULL"
+    ).fetchall()
+    if not spans:
+        return []
+    start, end = min(a for a, _ in spans), max(b for _, b in spans)
+    width = (end - start) / 4
+    out = []
+    for i in range(4):
+        lo, hi = start + i * width, start + (i + 1) * width
+        busy = sum(max(0.0, min(b, hi) - max(a, lo)) for a, b in spans)
+        out.append(busy / (slots * width) if width > 0 else 0.0)
+    return out
 
 
 def _demo_ceilings(db: sqlite3.Connection, busy: float) -> dict[str, float]:
@@ -606,7 +627,10 @@ def part_demo(wall: str, settings: list[str], models: list[str], seeds: list[int
                 )
     for (model, prune), rs in results.items():
         for seed, r in zip(seeds, rs):
-            line = f"{model}, seed {seed}, {prune}: {r['sizes']}; busy slot time by purpose: {r['shares']}"
+            line = (
+                f"{model}, seed {seed}, {prune}: {r['sizes']}; busy slot time by purpose: {r['shares']}; "
+                f"slots busy in each quarter of the search: {r['quarters']}"
+            )
             if prune == "off":
                 line += f"; {_ceilings([r], 'every discarded change, ties and all')}"
             print(f"\n{line}")

@@ -16,7 +16,9 @@ cherry-pickable commit ("set BETAS[1] to 0.95"):
    1 to 3 knobs where it differs most from the incumbent are moved there; or a local
    Gaussian move of one or two knobs around the incumbent. Without screening, a few design
    points around the starting configuration (`DESIGN_POINTS`) come first, then the model's
-   suggestions, taken whole. The model is Optuna's
+   suggestions, taken whole. A suggestion already measured (values keep three significant
+   digits, so a model that has settled keeps landing on one point) is replaced by a small
+   step beside it rather than asking the model again (`STEP_OFF_SIGMA`). The model is Optuna's
    Gaussian-process sampler (noisy observations, `model_name`) when torch and scipy are
    installed and the space has at most `GP_MAX_KNOBS` knobs, its TPE otherwise. The GP is
    fitted on warped values (`warped`), so that a few awful points do not flatten the
