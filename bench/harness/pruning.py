@@ -25,9 +25,10 @@ Four parts (`--part fake,late,demo,replay`; the first two by default):
   (off and conservative), `--demo-models` (tpe, the demo's screening as shipped, and auto,
   the default Gaussian process) and `--demo-seeds`, each for `--demo-wall` of wall-clock
   time: experiments per hour and per busy-slot hour, pruned, accepted, the final best
-  val_loss, how far behind the discarded ones ended, busy time by purpose, the oracle
-  ceilings (as the fake's, from the measured values), and the ratios to off (the median
-  over seeds). `--demo-keep DIR` keeps each search's ledger, with every run's curve.
+  val_loss, how far behind the discarded ones ended, busy time by purpose, how busy the
+  slots were in each quarter of the search (a loop that keeps a slot waiting shows there),
+  the oracle ceilings (as the fake's, from the measured values), and the ratios to off (the
+  median over seeds). `--demo-keep DIR` keeps each search's ledger, with every run's curve.
 - `replay`: the rule, both settings and the default with one guard loosened at a time,
   replayed over the runs of demo searches made with prune = "off" (`--replay` names their
   kept ledgers): the stops, the busy time they would have saved, and the late bloomers of
