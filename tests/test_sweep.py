@@ -19,13 +19,18 @@ from gitresearch.propose.sweep import (
 )
 
 
-def engine(initial: dict[str, Value], seed: int = 0, model: str = "tpe") -> SweepEngine:
-    """The engine with TPE by default: the exact trajectories below are TPE's."""
+def dims_of(initial: dict[str, Value]) -> list[Dim]:
+    """A knob for each value, of its kind, over the range `gitresearch check` would give it."""
     dims = []
     for label, value in initial.items():
         kind = "bool" if isinstance(value, bool) else ("int" if isinstance(value, int) else "float")
         dims.append(Dim(label, kind, *space_range(value)))
-    return SweepEngine(dims, initial, "minimize", seed, model)
+    return dims
+
+
+def engine(initial: dict[str, Value], seed: int = 0, model: str = "tpe") -> SweepEngine:
+    """The engine with TPE by default: the exact trajectories below are TPE's."""
+    return SweepEngine(dims_of(initial), initial, "minimize", seed, model)
 
 
 def drive(e: SweepEngine, f: object, n: int) -> list[tuple[dict[str, Value], str, bool]]:
@@ -205,10 +210,7 @@ class Settled(SweepEngine):
     does once its suggestions round to the same three digits), and each ask is counted."""
 
     def __init__(self, point: dict[str, Value], initial: dict[str, Value]) -> None:
-        dims = [
-            Dim(k, "bool" if isinstance(v, bool) else "float", *space_range(v)) for k, v in initial.items()
-        ]
-        super().__init__(dims, initial, "minimize", 0, "tpe")
+        super().__init__(dims_of(initial), initial, "minimize", 0, "tpe")
         self.screen.clear()  # straight to the model: no screening, no local moves between its asks
         self.screened = False
         self.point = point

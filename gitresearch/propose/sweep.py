@@ -327,7 +327,7 @@ class SweepEngine:
                 steps += 1
                 found: tuple[dict[str, Value], str] | None = (
                     self._step_off(measured, steps),
-                    f"{self.model} suggestion, a step beside it (measured already)",
+                    f"{self._suggestion}, a step beside it (measured already)",
                 )
             else:
                 found = self._next()
